@@ -1,0 +1,1087 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dtrbd: the connection to the peer.
+ *
+ * dtrbdctl connects and handshakes the TCP socket, then hands it over
+ * (DTRBD_CMD_CONNECT). From then on two threads own it: the receiver reads
+ * packets and acts on them, the sender writes everything this side owes the
+ * peer (state, data, acks, resync chunks, keep-alives). Nothing else writes
+ * to the socket, so packets never interleave and the receiver never blocks
+ * on a full send buffer.
+ *
+ * Any failure (socket error, protocol violation, peer silent for longer
+ * than timeout_ms) goes through dtrbd_conn_fail(): the state becomes
+ * DISCONNECTING, the socket is shut down (waking both threads), and the
+ * teardown work stops the threads, completes every write that waited for
+ * the peer, rotates the data generation on a Primary, and returns to
+ * STANDALONE. No I/O waits for a peer that is gone for longer than that.
+ */
+#define pr_fmt(fmt) "dtrbd: " fmt
+
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/file.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <net/genetlink.h>
+
+#include "dtrbd_int.h"
+
+/* Threads never exit on their own: they wait here for kthread_stop(). */
+void dtrbd_wait_for_stop(void)
+{
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+}
+
+void dtrbd_wake_sender(struct dtrbd_device *dev)
+{
+	wake_up(&dev->sender_wq);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static int dtrbd_send_msg(struct dtrbd_device *dev, struct msghdr *msg)
+{
+	int ret;
+
+	while (msg_data_left(msg)) {
+		ret = sock_sendmsg(dev->sock, msg);
+		if (ret <= 0)
+			return ret ? ret : -EPIPE;
+	}
+	return 0;
+}
+
+/* Send a header and a fixed body; @payload bytes are to follow. */
+static int dtrbd_send_packet(struct dtrbd_device *dev, u16 type,
+			     const void *body, size_t blen, size_t payload)
+{
+	struct {
+		struct dtrbd_hdr h;
+		u8 body[sizeof(struct dtrbd_p_state)];
+	} __packed buf;
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct kvec kv = { .iov_base = &buf, .iov_len = sizeof(buf.h) + blen };
+
+	if (WARN_ON_ONCE(blen > sizeof(buf.body)))
+		return -EINVAL;
+	buf.h.magic = cpu_to_be32(DTRBD_WIRE_MAGIC);
+	buf.h.type = cpu_to_be16(type);
+	buf.h.reserved = 0;
+	buf.h.length = cpu_to_be32(blen + payload);
+	buf.h.seq = cpu_to_be32(dev->tx_seq++);
+	memcpy(buf.body, body, blen);
+	if (payload)
+		msg.msg_flags |= MSG_MORE;
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, kv.iov_len);
+	return dtrbd_send_msg(dev, &msg);
+}
+
+static int dtrbd_send_bvecs(struct dtrbd_device *dev, struct bio_vec *bv,
+			    unsigned int n, size_t len, bool more)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0) };
+
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n, len);
+	return dtrbd_send_msg(dev, &msg);
+}
+
+static int dtrbd_send_req(struct dtrbd_device *dev, struct dtrbd_req *req)
+{
+	struct dtrbd_p_data p = {
+		.id = cpu_to_be64(req->id),
+		.sector = cpu_to_be64(req->sector),
+		.size = cpu_to_be32(req->size),
+		.flags = cpu_to_be32(req->dp_flags),
+	};
+	struct bio_vec batch[16], bv;
+	struct bvec_iter it;
+	unsigned int n = 0;
+	size_t len = 0, left = req->size;
+	int ret;
+
+	ret = dtrbd_send_packet(dev, P_DATA, &p, sizeof(p), req->size);
+	if (ret)
+		return ret;
+	/* the master's pages stay valid until the peer part completes */
+	__bio_for_each_segment(bv, req->master, it, req->iter) {
+		batch[n++] = bv;
+		len += bv.bv_len;
+		left -= bv.bv_len;
+		if (n == ARRAY_SIZE(batch) || !left) {
+			ret = dtrbd_send_bvecs(dev, batch, n, len, left);
+			if (ret)
+				return ret;
+			n = 0;
+			len = 0;
+		}
+	}
+	spin_lock_irq(&dev->lock);
+	dev->stats.sent += req->size;
+	spin_unlock_irq(&dev->lock);
+	return 0;
+}
+
+static int dtrbd_send_rs_slot(struct dtrbd_device *dev,
+			      struct dtrbd_rs_slot *slot, unsigned int idx)
+{
+	struct dtrbd_p_data p = {
+		.id = cpu_to_be64(idx),
+		.sector = cpu_to_be64(slot->offset >> SECTOR_SHIFT),
+		.size = cpu_to_be32(slot->len),
+	};
+	int ret;
+
+	ret = dtrbd_send_packet(dev, P_RS_DATA, &p, sizeof(p), slot->len);
+	if (!ret)
+		ret = dtrbd_send_bvecs(dev, slot->bvecs,
+				       DIV_ROUND_UP(slot->len, PAGE_SIZE),
+				       slot->len, false);
+	if (!ret) {
+		spin_lock_irq(&dev->lock);
+		dev->stats.sent += slot->len;
+		spin_unlock_irq(&dev->lock);
+	}
+	return ret;
+}
+
+static int dtrbd_send_ack(struct dtrbd_device *dev, u16 type, u64 id,
+			  sector_t sector, unsigned int size, int error)
+{
+	struct dtrbd_p_ack a = {
+		.id = cpu_to_be64(id),
+		.sector = cpu_to_be64(sector),
+		.size = cpu_to_be32(size),
+		.status = cpu_to_be32(error),
+	};
+
+	return dtrbd_send_packet(dev, type, &a, sizeof(a), 0);
+}
+
+/* Under dev->lock: our state as the peer should see it. */
+static void dtrbd_fill_state(struct dtrbd_device *dev, struct dtrbd_p_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->role = dev->role;
+	s->disk = dev->disk_state;
+	s->sync = dev->sync;
+	s->size_bytes = cpu_to_be64(dev->size);
+	s->current_uuid = cpu_to_be64(dev->current_uuid);
+	s->bitmap_uuid = cpu_to_be64(dev->bitmap_uuid);
+	s->history_uuid = cpu_to_be64(dev->history_uuid[0]);
+}
+
+static bool dtrbd_sender_has_work(struct dtrbd_device *dev)
+{
+	return dev->send_state || dev->send_sync_done ||
+	       dev->send_promote_req || dev->send_promote_reply >= 0 ||
+	       dev->recv_ack_head != dev->recv_ack_tail ||
+	       !list_empty(&dev->ack_q) || !list_empty(&dev->send_q) ||
+	       !list_empty(&dev->rs_send_q);
+}
+
+/*
+ * Send one item of pending work, most latency-critical first: control
+ * packets, then acks (the peer's writes wait for them), then data.
+ * Returns 1 if it sent something, 0 if idle, or a negative errno.
+ */
+static int dtrbd_send_one(struct dtrbd_device *dev)
+{
+	struct dtrbd_peer_req *preq;
+	struct dtrbd_rs_slot *slot;
+	struct dtrbd_req *req;
+	union {
+		struct dtrbd_p_state st;
+		struct dtrbd_p_sync_done sd;
+		struct dtrbd_p_promote_reply pr;
+		struct dtrbd_recv_ack ra;
+	} u;
+	int ret;
+
+	spin_lock_irq(&dev->lock);
+	if (dev->send_state) {
+		dev->send_state = false;
+		dtrbd_fill_state(dev, &u.st);
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_STATE, &u.st, sizeof(u.st),
+					 0) ?: 1;
+	}
+	if (dev->send_promote_req) {
+		dev->send_promote_req = false;
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_PROMOTE_REQ, NULL, 0, 0) ?: 1;
+	}
+	if (dev->send_promote_reply >= 0) {
+		u.pr.granted = cpu_to_be32(dev->send_promote_reply ==
+					   DTRBD_PR_OK);
+		u.pr.reason = cpu_to_be32(dev->send_promote_reply);
+		dev->send_promote_reply = -1;
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_PROMOTE_REPLY, &u.pr,
+					 sizeof(u.pr), 0) ?: 1;
+	}
+	if (dev->send_sync_done) {
+		dev->send_sync_done = false;
+		u.sd.current_uuid = cpu_to_be64(dev->current_uuid);
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_SYNC_DONE, &u.sd,
+					 sizeof(u.sd), 0) ?: 1;
+	}
+	if (dev->recv_ack_head != dev->recv_ack_tail) {
+		u.ra = dev->recv_acks[dev->recv_ack_tail % DTRBD_MAX_PEER_REQS];
+		dev->recv_ack_tail++;
+		spin_unlock_irq(&dev->lock);
+		wake_up(&dev->peer_wq);
+		return dtrbd_send_ack(dev, P_RECV_ACK, u.ra.id, u.ra.sector,
+				      u.ra.size, 0) ?: 1;
+	}
+	preq = list_first_entry_or_null(&dev->ack_q, struct dtrbd_peer_req,
+					list);
+	if (preq) {
+		list_del(&preq->list);
+		spin_unlock_irq(&dev->lock);
+		ret = dtrbd_send_ack(dev, preq->ack_type, preq->id,
+				     preq->sector, preq->size, preq->error);
+		bio_put(&preq->bio);
+		return ret ?: 1;
+	}
+	req = list_first_entry_or_null(&dev->send_q, struct dtrbd_req, send);
+	if (req) {
+		list_del_init(&req->send);
+		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
+		spin_unlock_irq(&dev->lock);
+		ret = dtrbd_send_req(dev, req);
+		/* protocol A: handed to the socket is all we wait for */
+		if (!ret && (req->dp_flags & DTRBD_DP_ACK_NONE))
+			dtrbd_req_peer_done(dev, req->id);
+		return ret ?: 1;
+	}
+	slot = list_first_entry_or_null(&dev->rs_send_q, struct dtrbd_rs_slot,
+					list);
+	if (slot) {
+		list_del(&slot->list);
+		slot->queued = false;
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_rs_slot(dev, slot, slot - dev->rs_slots) ?: 1;
+	}
+	spin_unlock_irq(&dev->lock);
+	return 0;
+}
+
+static int dtrbd_sender(void *arg)
+{
+	struct dtrbd_device *dev = arg;
+	unsigned long ping = msecs_to_jiffies(dev->ping_ms);
+	unsigned long last_tx = jiffies;
+	unsigned int noio = memalloc_noio_save();
+	long idle;
+	int ret;
+
+	while (!kthread_should_stop()) {
+		ret = dtrbd_send_one(dev);
+		if (ret > 0) {
+			last_tx = jiffies;
+			continue;
+		}
+		if (!ret && time_after_eq(jiffies, last_tx + ping)) {
+			/* keep-alive: the peer's receiver times out without */
+			ret = dtrbd_send_packet(dev, P_PING, NULL, 0, 0);
+			last_tx = jiffies;
+		}
+		if (ret < 0) {
+			dtrbd_conn_fail(dev, "sending to the peer failed (error %d)",
+					ret);
+			break;
+		}
+		idle = (long)(last_tx + ping - jiffies);
+		wait_event_interruptible_timeout(dev->sender_wq,
+			kthread_should_stop() ||
+			READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING ||
+			dtrbd_sender_has_work(dev),
+			max(idle, 1L));
+		if (READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING)
+			break;
+	}
+	memalloc_noio_restore(noio);
+	dtrbd_wait_for_stop();
+	return 0;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+static int dtrbd_recv_msg(struct dtrbd_device *dev, struct msghdr *msg)
+{
+	unsigned long timeout = msecs_to_jiffies(dev->timeout_ms);
+	int ret;
+
+	while (msg_data_left(msg)) {
+		ret = sock_recvmsg(dev->sock, msg, MSG_WAITALL | MSG_NOSIGNAL);
+		if (ret > 0) {
+			dev->last_rx = jiffies;
+			continue;
+		}
+		if (ret == 0)
+			return -ECONNRESET;
+		if (ret != -EAGAIN && ret != -EINTR && ret != -ERESTARTSYS)
+			return ret;
+		if (kthread_should_stop() ||
+		    READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING)
+			return -ESHUTDOWN;
+		if (time_after(jiffies, dev->last_rx + timeout))
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static int dtrbd_recv_buf(struct dtrbd_device *dev, void *buf, size_t len)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct kvec kv = { .iov_base = buf, .iov_len = len };
+
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &kv, 1, len);
+	return dtrbd_recv_msg(dev, &msg);
+}
+
+static void dtrbd_peer_endio(struct bio *bio)
+{
+	struct dtrbd_peer_req *preq = container_of(bio, struct dtrbd_peer_req,
+						   bio);
+	struct dtrbd_device *dev = preq->dev;
+	struct bvec_iter_all it;
+	struct bio_vec *bv;
+	unsigned long flags;
+
+	preq->error = -blk_status_to_errno(bio->bi_status);
+	if (preq->error)
+		pr_err_ratelimited("%s: write of peer data failed (%d) at sector %llu\n",
+				   dtrbd_name(dev), -preq->error,
+				   (unsigned long long)preq->sector);
+	bio_for_each_segment_all(bv, bio, it)
+		__free_page(bv->bv_page);
+
+	spin_lock_irqsave(&dev->lock, flags);
+	if (preq->ack_type && dev->cstate == DTRBD_CONN_CONNECTED) {
+		list_add_tail(&preq->list, &dev->ack_q);
+		preq = NULL;
+		wake_up(&dev->sender_wq);
+	}
+	dev->peer_inflight--;
+	/* under the lock: the teardown waits for zero, then may free dev */
+	wake_up(&dev->peer_wq);
+	spin_unlock_irqrestore(&dev->lock, flags);
+	if (preq)
+		bio_put(&preq->bio);
+}
+
+static bool dtrbd_peer_room(struct dtrbd_device *dev)
+{
+	bool room;
+
+	spin_lock_irq(&dev->lock);
+	room = dev->peer_inflight < DTRBD_MAX_PEER_REQS &&
+	       dev->recv_ack_head - dev->recv_ack_tail < DTRBD_MAX_PEER_REQS;
+	spin_unlock_irq(&dev->lock);
+	return room || kthread_should_stop() ||
+	       READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING;
+}
+
+/* P_DATA or P_RS_DATA: receive the payload and write it locally. */
+static int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, u32 length)
+{
+	struct dtrbd_peer_req *preq;
+	struct dtrbd_p_data p;
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	unsigned int size, flags, nr, i;
+	blk_opf_t opf = REQ_OP_WRITE;
+	struct bio *bio;
+	sector_t sector;
+	int ret;
+
+	if (length < sizeof(p))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	if (ret)
+		return ret;
+	size = be32_to_cpu(p.size);
+	sector = be64_to_cpu(p.sector);
+	flags = be32_to_cpu(p.flags);
+	if (length != sizeof(p) + size || size > DTRBD_MAX_PAYLOAD ||
+	    size & (SECTOR_SIZE - 1) || flags & ~DTRBD_DP_KNOWN ||
+	    sector > dev->size >> SECTOR_SHIFT ||
+	    size > dev->size - (sector << SECTOR_SHIFT)) {
+		dtrbd_err(dev, "peer sent a bad write: sector %llu size %u flags %#x\n",
+			  (unsigned long long)sector, size, flags);
+		return -EBADMSG;
+	}
+	if (type == P_DATA && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+		dtrbd_err(dev, "peer sent application data but we are Primary\n");
+		return -EPROTO;
+	}
+
+	/* bound the memory the peer can make us hold */
+	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev));
+	if (kthread_should_stop() ||
+	    READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING)
+		return -ESHUTDOWN;
+
+	if (flags & DTRBD_DP_FLUSH)
+		opf |= REQ_PREFLUSH;
+	if (flags & DTRBD_DP_FUA)
+		opf |= REQ_FUA;
+	if (flags & DTRBD_DP_SYNC)
+		opf |= REQ_SYNC;
+	nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	bio = bio_alloc_bioset(dev->bdev, nr, opf, GFP_NOIO, &dtrbd_peer_bs);
+	preq = container_of(bio, struct dtrbd_peer_req, bio);
+	preq->dev = dev;
+	preq->id = be64_to_cpu(p.id);
+	preq->sector = sector;
+	preq->size = size;
+	preq->error = 0;
+	bio->bi_iter.bi_sector = sector;
+	bio->bi_end_io = dtrbd_peer_endio;
+	for (i = 0; i < nr; i++) {
+		struct page *page = alloc_page(GFP_NOIO);
+
+		if (!page) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		__bio_add_page(bio, page, min_t(unsigned int, PAGE_SIZE,
+						size - i * PAGE_SIZE), 0);
+	}
+	if (size) {
+		iov_iter_bvec(&msg.msg_iter, ITER_DEST, bio->bi_io_vec,
+			      bio->bi_vcnt, size);
+		ret = dtrbd_recv_msg(dev, &msg);
+		if (ret)
+			goto out_free;
+	}
+
+	if (type == P_RS_DATA)
+		preq->ack_type = P_RS_ACK;
+	else if (flags & (DTRBD_DP_ACK_NONE | DTRBD_DP_ACK_RECV))
+		preq->ack_type = 0;
+	else
+		preq->ack_type = P_WRITE_ACK;
+
+	spin_lock_irq(&dev->lock);
+	dev->stats.received += size;
+	if (type == P_RS_DATA)
+		dev->sync_done += size;
+	if (type == P_DATA && (flags & DTRBD_DP_ACK_RECV)) {
+		struct dtrbd_recv_ack *ra;
+
+		ra = &dev->recv_acks[dev->recv_ack_head % DTRBD_MAX_PEER_REQS];
+		ra->id = preq->id;
+		ra->sector = sector;
+		ra->size = size;
+		dev->recv_ack_head++;
+		wake_up(&dev->sender_wq);
+	}
+	dev->peer_inflight++;
+	spin_unlock_irq(&dev->lock);
+	submit_bio_noacct(bio);
+	return 0;
+
+out_free:
+	{
+		struct bvec_iter_all it;
+		struct bio_vec *bv;
+
+		bio_for_each_segment_all(bv, bio, it)
+			__free_page(bv->bv_page);
+	}
+	bio_put(bio);
+	return ret;
+}
+
+static const char *const dtrbd_dec_reason[] = {
+	[DTRBD_DEC_SPLIT_BRAIN] =
+		"split brain: both sides changed the data since they were last connected; choose the side to discard and run on it: dtrbdctl secondary MINOR; dtrbdctl connect MINOR ... --discard-my-data",
+	[DTRBD_DEC_UNRELATED] =
+		"the peer's data is unrelated to ours (no common generation); recreate the metadata on the side to be overwritten",
+};
+
+/*
+ * Under dev->lock: claim the resync direction @dec (so that only one
+ * caller starts it) and return it, or DTRBD_DEC_NONE.
+ */
+static enum dtrbd_sync_decision dtrbd_claim_sync(struct dtrbd_device *dev,
+						 enum dtrbd_sync_decision dec)
+{
+	if (dev->sync != DTRBD_SYNC_NONE)
+		return DTRBD_DEC_NONE;
+	if (dec == DTRBD_DEC_SOURCE)
+		dev->sync = DTRBD_SYNC_SOURCE;
+	else if (dec == DTRBD_DEC_TARGET)
+		dev->sync = DTRBD_SYNC_TARGET;
+	else
+		return DTRBD_DEC_NONE;
+	dev->sync_total = dev->size;
+	dev->sync_done = 0;
+	return dec;
+}
+
+/* Under dev->lock: does a resync have to start now (states changed)? */
+static enum dtrbd_sync_decision dtrbd_sync_needed(struct dtrbd_device *dev)
+{
+	if (dev->disk_state == DTRBD_DISK_UPTODATE &&
+	    dev->peer_disk == DTRBD_DISK_INCONSISTENT)
+		return dtrbd_claim_sync(dev, DTRBD_DEC_SOURCE);
+	if (dev->disk_state == DTRBD_DISK_INCONSISTENT &&
+	    dev->peer_disk == DTRBD_DISK_UPTODATE)
+		return dtrbd_claim_sync(dev, DTRBD_DEC_TARGET);
+	return DTRBD_DEC_NONE;
+}
+
+/*
+ * Start a resync in the direction claimed by dtrbd_claim_sync(). Called by
+ * the receiver, or by a promotion holding dev->state_mutex; the teardown
+ * stops the receiver, then takes state_mutex before it looks at
+ * dev->resyncer, so it never misses a resyncer started here.
+ */
+static int dtrbd_start_sync(struct dtrbd_device *dev,
+			    enum dtrbd_sync_decision dec)
+{
+	struct task_struct *t;
+	int ret;
+
+	if (dec == DTRBD_DEC_TARGET) {
+		/* must be on disk before the first resync block lands */
+		mutex_lock(&dev->md_mutex);
+		dev->md_flags &= ~DTRBD_MDF_CONSISTENT;
+		mutex_unlock(&dev->md_mutex);
+		ret = dtrbd_md_write(dev);
+		if (ret)
+			return ret;
+		spin_lock_irq(&dev->lock);
+		dev->disk_state = DTRBD_DISK_INCONSISTENT;
+		dev->send_state = true;
+		spin_unlock_irq(&dev->lock);
+		wake_up(&dev->sender_wq);
+		dtrbd_info(dev, "resync started as target, %llu bytes\n",
+			   dev->size);
+		dtrbd_notify(dev, DTRBD_EV_SYNC_STARTED, "target");
+		return 0;
+	}
+	if (dec != DTRBD_DEC_SOURCE)
+		return 0;
+
+	if (dev->resyncer) {
+		/* one resync per connection; the next one after reconnect */
+		dtrbd_warn(dev, "a resync ran on this connection already\n");
+		return -EBUSY;
+	}
+	ret = dtrbd_rs_alloc(dev);
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	dev->peer_disk = DTRBD_DISK_INCONSISTENT;
+	spin_unlock_irq(&dev->lock);
+	t = kthread_run(dtrbd_resync_thread, dev, "dtrbd%u_rs", dev->minor);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	dev->resyncer = t;
+	return 0;
+}
+
+int dtrbd_maybe_start_sync(struct dtrbd_device *dev)
+{
+	enum dtrbd_sync_decision dec;
+
+	spin_lock_irq(&dev->lock);
+	dec = dev->cstate == DTRBD_CONN_CONNECTED ? dtrbd_sync_needed(dev) :
+						     DTRBD_DEC_NONE;
+	spin_unlock_irq(&dev->lock);
+	return dtrbd_start_sync(dev, dec);
+}
+
+static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_p_state p;
+	struct dtrbd_gen me, peer;
+	enum dtrbd_sync_decision dec;
+	bool first;
+	int ret;
+
+	if (length != sizeof(p))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	if (ret)
+		return ret;
+	if (p.role < DTRBD_ROLE_SECONDARY || p.role > DTRBD_ROLE_PRIMARY ||
+	    p.disk > DTRBD_DISK_UPTODATE || p.sync > DTRBD_SYNC_TARGET)
+		return -EBADMSG;
+	if (be64_to_cpu(p.size_bytes) != dev->size) {
+		dtrbd_conn_fail(dev, "the peer's device has %llu bytes, ours %llu",
+				be64_to_cpu(p.size_bytes), dev->size);
+		return -EPROTO;
+	}
+
+	spin_lock_irq(&dev->lock);
+	first = dev->cstate == DTRBD_CONN_CONNECTING;
+	dev->peer_role = p.role;
+	dev->peer_disk = p.disk;
+	me.disk = dev->disk_state;
+	me.current_uuid = dev->current_uuid;
+	me.bitmap_uuid = dev->bitmap_uuid;
+	peer.disk = p.disk;
+	peer.current_uuid = be64_to_cpu(p.current_uuid);
+	peer.bitmap_uuid = be64_to_cpu(p.bitmap_uuid);
+	if (!first) {
+		dec = dtrbd_sync_needed(dev);
+		spin_unlock_irq(&dev->lock);
+		dtrbd_notify(dev, DTRBD_EV_PEER, NULL);
+		return dtrbd_start_sync(dev, dec);
+	}
+	spin_unlock_irq(&dev->lock);
+
+	if (p.role == DTRBD_ROLE_PRIMARY &&
+	    READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+		dtrbd_conn_fail(dev, "both sides are Primary; make one of them Secondary");
+		return -EPROTO;
+	}
+	dec = dtrbd_decide_sync(&me, &peer);
+	switch (dec) {
+	case DTRBD_DEC_SPLIT_BRAIN:
+	case DTRBD_DEC_UNRELATED:
+		dtrbd_conn_fail(dev, "%s", dtrbd_dec_reason[dec]);
+		return -EPROTO;
+	case DTRBD_DEC_TARGET:
+		if (READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+			dtrbd_conn_fail(dev, "the peer has newer data but we are Primary; make this side Secondary so it can resync");
+			return -EPROTO;
+		}
+		break;
+	case DTRBD_DEC_SOURCE:
+		if (p.role == DTRBD_ROLE_PRIMARY) {
+			dtrbd_conn_fail(dev, "we have newer data but the peer is Primary; make the peer Secondary so it can resync");
+			return -EPROTO;
+		}
+		break;
+	default:
+		break;
+	}
+
+	spin_lock_irq(&dev->lock);
+	dev->cstate = DTRBD_CONN_CONNECTED;
+	dec = dtrbd_claim_sync(dev, dec);
+	spin_unlock_irq(&dev->lock);
+	wake_up_all(&dev->state_wq);
+	dtrbd_info(dev, "connected to %s (%s), protocol %c\n", dev->peer_name,
+		   dev->peer_addr, 'A' + dev->protocol - DTRBD_PROT_A);
+	dtrbd_notify(dev, DTRBD_EV_CONNECTED, NULL);
+	return dtrbd_start_sync(dev, dec);
+}
+
+static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_p_sync_done p;
+	int ret;
+
+	if (length != sizeof(p))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	if (ret)
+		return ret;
+	if (READ_ONCE(dev->sync) != DTRBD_SYNC_TARGET)
+		return -EPROTO;
+	/* every resync write is acked only after it is on disk */
+	mutex_lock(&dev->md_mutex);
+	dev->md_flags |= DTRBD_MDF_CONSISTENT;
+	dev->current_uuid = be64_to_cpu(p.current_uuid);
+	dev->bitmap_uuid = 0;
+	mutex_unlock(&dev->md_mutex);
+	ret = dtrbd_md_write(dev);
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	dev->disk_state = DTRBD_DISK_UPTODATE;
+	dev->sync = DTRBD_SYNC_NONE;
+	dev->sync_done = dev->sync_total;
+	dev->send_state = true;
+	spin_unlock_irq(&dev->lock);
+	wake_up(&dev->sender_wq);
+	dtrbd_info(dev, "resync finished: UpToDate\n");
+	dtrbd_notify(dev, DTRBD_EV_SYNC_FINISHED, NULL);
+	return 0;
+}
+
+static int dtrbd_recv_ack(struct dtrbd_device *dev, u16 type, u32 length)
+{
+	struct dtrbd_p_ack a;
+	u64 id;
+	int ret, status;
+
+	if (length != sizeof(a))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &a, sizeof(a));
+	if (ret)
+		return ret;
+	id = be64_to_cpu(a.id);
+	status = be32_to_cpu(a.status);
+	if (status)
+		pr_err_ratelimited("%s: the peer failed to write sector %llu: error %d\n",
+				   dtrbd_name(dev), be64_to_cpu(a.sector),
+				   status);
+	if (type == P_RS_ACK)
+		return dtrbd_rs_ack(dev, id, status);
+	if (!dtrbd_req_peer_done(dev, id)) {
+		dtrbd_err(dev, "peer acknowledged unknown write %llu\n", id);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int dtrbd_recv_promote(struct dtrbd_device *dev, u16 type, u32 length)
+{
+	struct dtrbd_p_promote_reply r;
+	int ret;
+
+	if (type == P_PROMOTE_REQ) {
+		if (length)
+			return -EBADMSG;
+		spin_lock_irq(&dev->lock);
+		if (dev->role == DTRBD_ROLE_PRIMARY) {
+			dev->send_promote_reply = DTRBD_PR_PEER_PRIMARY;
+		} else if (dev->promoting && dev->tiebreak) {
+			dev->send_promote_reply = DTRBD_PR_CONCURRENT;
+		} else {
+			/* a concurrent request of ours loses */
+			if (dev->promoting)
+				dev->promote_lost = true;
+			dev->peer_role = DTRBD_ROLE_PRIMARY;
+			dev->send_promote_reply = DTRBD_PR_OK;
+		}
+		spin_unlock_irq(&dev->lock);
+		wake_up(&dev->sender_wq);
+		return 0;
+	}
+	if (length != sizeof(r))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &r, sizeof(r));
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	if (dev->promoting)
+		dev->promote_result = be32_to_cpu(r.granted) ? DTRBD_PR_OK :
+				      be32_to_cpu(r.reason) ?: DTRBD_PR_CONCURRENT;
+	spin_unlock_irq(&dev->lock);
+	wake_up_all(&dev->state_wq);
+	return 0;
+}
+
+static int dtrbd_recv_one(struct dtrbd_device *dev)
+{
+	struct dtrbd_hdr h;
+	u32 length;
+	u16 type;
+	int ret;
+
+	ret = dtrbd_recv_buf(dev, &h, sizeof(h));
+	if (ret)
+		return ret;
+	type = be16_to_cpu(h.type);
+	length = be32_to_cpu(h.length);
+	if (be32_to_cpu(h.magic) != DTRBD_WIRE_MAGIC || h.reserved ||
+	    length > DTRBD_MAX_PAYLOAD + sizeof(struct dtrbd_p_data)) {
+		dtrbd_err(dev, "bad packet header (magic %#x type %u length %u)\n",
+			  be32_to_cpu(h.magic), type, length);
+		return -EBADMSG;
+	}
+	/* nothing but our state exchange until both sides agree */
+	if (READ_ONCE(dev->cstate) == DTRBD_CONN_CONNECTING &&
+	    type != P_STATE && type != P_PING)
+		return -EPROTO;
+
+	switch (type) {
+	case P_STATE:
+		return dtrbd_recv_state(dev, length);
+	case P_DATA:
+	case P_RS_DATA:
+		return dtrbd_recv_write(dev, type, length);
+	case P_WRITE_ACK:
+	case P_RECV_ACK:
+	case P_RS_ACK:
+		return dtrbd_recv_ack(dev, type, length);
+	case P_SYNC_DONE:
+		return dtrbd_recv_sync_done(dev, length);
+	case P_PING:
+		return length ? -EBADMSG : 0;
+	case P_PROMOTE_REQ:
+	case P_PROMOTE_REPLY:
+		return dtrbd_recv_promote(dev, type, length);
+	default:
+		dtrbd_err(dev, "unknown packet type %u\n", type);
+		return -EPROTO;
+	}
+}
+
+static int dtrbd_receiver(void *arg)
+{
+	struct dtrbd_device *dev = arg;
+	unsigned int noio = memalloc_noio_save();
+	int ret = 0;
+
+	while (!kthread_should_stop()) {
+		ret = dtrbd_recv_one(dev);
+		if (ret)
+			break;
+	}
+	memalloc_noio_restore(noio);
+	if (ret == -ETIMEDOUT)
+		dtrbd_conn_fail(dev, "the peer did not answer for %u ms",
+				dev->timeout_ms);
+	else if (ret == -ECONNRESET)
+		dtrbd_conn_fail(dev, "the peer closed the connection");
+	else if (ret && ret != -ESHUTDOWN)
+		dtrbd_conn_fail(dev, "receiving from the peer failed (error %d)",
+				ret);
+	dtrbd_wait_for_stop();
+	return 0;
+}
+
+/* ---- connection life --------------------------------------------------- */
+
+void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
+{
+	unsigned long flags;
+	va_list args;
+
+	spin_lock_irqsave(&dev->lock, flags);
+	if (dev->cstate != DTRBD_CONN_CONNECTING &&
+	    dev->cstate != DTRBD_CONN_CONNECTED) {
+		spin_unlock_irqrestore(&dev->lock, flags);
+		return;
+	}
+	dev->cstate = DTRBD_CONN_DISCONNECTING;
+	va_start(args, fmt);
+	vsnprintf(dev->reason, sizeof(dev->reason), fmt, args);
+	va_end(args);
+	spin_unlock_irqrestore(&dev->lock, flags);
+
+	dtrbd_warn(dev, "connection lost: %s\n", dev->reason);
+	/* wakes a thread blocked in recvmsg() or sendmsg() */
+	kernel_sock_shutdown(dev->sock, SHUT_RDWR);
+	wake_up_all(&dev->sender_wq);
+	wake_up_all(&dev->state_wq);
+	wake_up_all(&dev->rs_wq);
+	wake_up_all(&dev->peer_wq);
+	queue_work(dtrbd_wq, &dev->teardown_work);
+}
+
+static void dtrbd_teardown(struct work_struct *work)
+{
+	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
+						teardown_work);
+	struct dtrbd_peer_req *preq, *ptmp;
+	struct dtrbd_req *req, *tmp;
+	LIST_HEAD(orphans);
+	LIST_HEAD(acks);
+	struct socket *sock;
+	bool was_primary;
+
+	/* receiver first: it is one of those that may start the resyncer */
+	kthread_stop(dev->receiver);
+	mutex_lock(&dev->state_mutex);
+	if (dev->resyncer)
+		kthread_stop(dev->resyncer);
+	dev->resyncer = NULL;
+	mutex_unlock(&dev->state_mutex);
+	kthread_stop(dev->sender);
+	dev->receiver = NULL;
+	dev->sender = NULL;
+
+	spin_lock_irq(&dev->lock);
+	wait_event_lock_irq(dev->peer_wq, !dev->peer_inflight, dev->lock);
+	list_splice_init(&dev->ack_q, &acks);
+	dev->recv_ack_head = dev->recv_ack_tail = 0;
+	INIT_LIST_HEAD(&dev->rs_send_q);
+	list_for_each_entry_safe(req, tmp, &dev->send_q, send) {
+		list_del_init(&req->send);
+		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
+	}
+	/* every write still waiting for the peer completes locally */
+	list_for_each_entry(req, &dev->active_writes, active) {
+		if (test_and_clear_bit(DTRBD_RQ_PEER, &req->flags))
+			list_add_tail(&req->send, &orphans);
+	}
+	dev->in_flight = 0;
+	spin_unlock_irq(&dev->lock);
+
+	list_for_each_entry_safe(preq, ptmp, &acks, list)
+		bio_put(&preq->bio);
+	dtrbd_rs_free(dev);
+
+	mutex_lock(&dev->state_mutex);
+	was_primary = READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY;
+	if (was_primary) {
+		/* from now on we have data the peer lacks */
+		mutex_lock(&dev->md_mutex);
+		dtrbd_new_current_uuid(dev);
+		mutex_unlock(&dev->md_mutex);
+		if (dtrbd_md_write(dev))
+			dtrbd_err(dev, "could not record the new data generation\n");
+	}
+	spin_lock_irq(&dev->lock);
+	sock = dev->sock;
+	dev->sock = NULL;
+	dev->cstate = DTRBD_CONN_STANDALONE;
+	dev->peer_role = DTRBD_ROLE_UNKNOWN;
+	dev->peer_disk = DTRBD_DISK_UNKNOWN;
+	dev->sync = DTRBD_SYNC_NONE;
+	dev->promoting = false;
+	dev->send_state = false;
+	dev->send_sync_done = false;
+	dev->send_promote_req = false;
+	dev->send_promote_reply = -1;
+	spin_unlock_irq(&dev->lock);
+	wake_up_all(&dev->state_wq);
+	mutex_unlock(&dev->state_mutex);
+
+	list_for_each_entry_safe(req, tmp, &orphans, send) {
+		list_del_init(&req->send);
+		dtrbd_req_put(req);
+	}
+	sockfd_put(sock);
+	dtrbd_info(dev, "disconnected: %s\n", dev->reason);
+	dtrbd_notify(dev, DTRBD_EV_DISCONNECTED, dev->reason);
+	dtrbd_dev_put(dev);	/* the connection's reference */
+}
+
+void dtrbd_disconnect(struct dtrbd_device *dev)
+{
+	dtrbd_conn_fail(dev, "disconnected by the administrator");
+	flush_work(&dev->teardown_work);
+}
+
+int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
+		  struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **a = info->attrs;
+	struct sock *sk = sock->sk;
+	struct task_struct *rx, *tx;
+	int ret;
+
+	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP ||
+	    (sk->sk_family != AF_INET && sk->sk_family != AF_INET6)) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_SOCK_FD],
+				    "the socket is not a TCP socket");
+		return -EINVAL;
+	}
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_SOCK_FD],
+				    "the socket is not connected");
+		return -ENOTCONN;
+	}
+
+	mutex_lock(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	if (dev->removing) {
+		ret = -ENODEV;
+		NL_SET_ERR_MSG(extack, "the device is being removed");
+	} else if (dev->cstate != DTRBD_CONN_STANDALONE) {
+		ret = -EISCONN;
+		NL_SET_ERR_MSG(extack,
+			       "the device is connected or connecting already; disconnect it first");
+	} else {
+		ret = 0;
+	}
+	spin_unlock_irq(&dev->lock);
+	if (ret)
+		goto out_unlock;
+
+	dev->protocol = a[DTRBD_A_PROTOCOL] ?
+			nla_get_u8(a[DTRBD_A_PROTOCOL]) : DTRBD_PROT_C;
+	dev->ping_ms = a[DTRBD_A_PING_MS] ? nla_get_u32(a[DTRBD_A_PING_MS]) :
+		       DTRBD_PING_MS_DEFAULT;
+	dev->timeout_ms = a[DTRBD_A_TIMEOUT_MS] ?
+			  nla_get_u32(a[DTRBD_A_TIMEOUT_MS]) :
+			  DTRBD_TIMEOUT_MS_DEFAULT;
+	if (dev->timeout_ms <= dev->ping_ms) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_TIMEOUT_MS],
+				    "the peer timeout must be longer than the ping interval");
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	dev->tiebreak = a[DTRBD_A_TIEBREAK] && nla_get_u8(a[DTRBD_A_TIEBREAK]);
+	dev->proto_version = a[DTRBD_A_PROTO_VERSION] ?
+			     nla_get_u32(a[DTRBD_A_PROTO_VERSION]) :
+			     DTRBD_PROTO_MAX;
+	if (dev->proto_version < DTRBD_PROTO_MIN ||
+	    dev->proto_version > DTRBD_PROTO_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_PROTO_VERSION],
+				    "this module does not speak that protocol version");
+		ret = -EPROTONOSUPPORT;
+		goto out_unlock;
+	}
+	dev->features = a[DTRBD_A_FEATURES] ?
+			nla_get_u64(a[DTRBD_A_FEATURES]) : 0;
+	if (dev->features & ~DTRBD_FEATURES_KNOWN) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_FEATURES],
+				    "unknown protocol feature bits");
+		ret = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	strscpy(dev->peer_name, a[DTRBD_A_PEER_NAME] ?
+		nla_data(a[DTRBD_A_PEER_NAME]) : "peer", sizeof(dev->peer_name));
+	strscpy(dev->peer_addr, a[DTRBD_A_PEER_ADDR] ?
+		nla_data(a[DTRBD_A_PEER_ADDR]) : "?", sizeof(dev->peer_addr));
+
+	/* no reclaim recursion into our own device through the socket */
+	sk->sk_allocation = GFP_NOIO;
+	sk->sk_rcvtimeo = msecs_to_jiffies(dev->ping_ms);
+	sk->sk_sndtimeo = MAX_SCHEDULE_TIMEOUT;
+	tcp_sock_set_nodelay(sk);
+
+	rx = kthread_create(dtrbd_receiver, dev, "dtrbd%u_rx", dev->minor);
+	if (IS_ERR(rx)) {
+		ret = PTR_ERR(rx);
+		goto out_unlock;
+	}
+	tx = kthread_create(dtrbd_sender, dev, "dtrbd%u_tx", dev->minor);
+	if (IS_ERR(tx)) {
+		ret = PTR_ERR(tx);
+		goto out_stop_rx;
+	}
+
+	kref_get(&dev->kref);	/* dropped at the end of the teardown */
+	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
+	dev->sock = sock;
+	dev->receiver = rx;
+	dev->sender = tx;
+	dev->resyncer = NULL;
+	dev->tx_seq = 0;
+	dev->last_rx = jiffies;
+	spin_lock_irq(&dev->lock);
+	dev->cstate = DTRBD_CONN_CONNECTING;
+	dev->reason[0] = '\0';
+	dev->peer_role = DTRBD_ROLE_UNKNOWN;
+	dev->peer_disk = DTRBD_DISK_UNKNOWN;
+	dev->sync = DTRBD_SYNC_NONE;
+	dev->send_state = true;
+	dev->send_sync_done = false;
+	dev->send_promote_req = false;
+	dev->send_promote_reply = -1;
+	dev->promoting = false;
+	dev->recv_ack_head = dev->recv_ack_tail = 0;
+	spin_unlock_irq(&dev->lock);
+	wake_up_process(rx);
+	wake_up_process(tx);
+	mutex_unlock(&dev->state_mutex);
+	return 0;
+
+out_stop_rx:
+	kthread_stop(rx);	/* never woken: it exits without running */
+out_unlock:
+	mutex_unlock(&dev->state_mutex);
+	return ret;
+}

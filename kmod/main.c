@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dtrbd: module init, the device registry, attach and detach.
+ */
+#define pr_fmt(fmt) "dtrbd: " fmt
+
+#include <linux/module.h>
+#include <linux/xarray.h>
+#include <linux/build_bug.h>
+
+#include "dtrbd_int.h"
+
+static int dtrbd_major;
+static DEFINE_XARRAY(dtrbd_devs);
+static DEFINE_MUTEX(dtrbd_devs_mutex);
+static bool dtrbd_exiting;	/* [dtrbd_devs_mutex] no more attaches */
+struct workqueue_struct *dtrbd_wq;
+struct bio_set dtrbd_req_bs, dtrbd_peer_bs;
+
+static void dtrbd_check_layout(void)
+{
+	/* The wire and disk formats are frozen: see dtrbd_protocol.h. */
+	BUILD_BUG_ON(sizeof(struct dtrbd_hdr) != 16);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_hello) != 104);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_state) != 40);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_data) != 24);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_ack) != 24);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_sync_done) != 8);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_promote_reply) != 8);
+	BUILD_BUG_ON(sizeof(struct dtrbd_md_super) != 256);
+	BUILD_BUG_ON(DTRBD_MAX_PAYLOAD / PAGE_SIZE > BIO_MAX_VECS);
+	BUILD_BUG_ON(DTRBD_RS_CHUNK > DTRBD_MAX_PAYLOAD);
+}
+
+static int dtrbd_open(struct block_device *bdev, fmode_t mode)
+{
+	struct dtrbd_device *dev = bdev->bd_disk->private_data;
+	int ret = 0;
+
+	spin_lock_irq(&dev->lock);
+	if (dev->removing)
+		ret = -ENXIO;
+	else if (dev->role != DTRBD_ROLE_PRIMARY)
+		ret = -EMEDIUMTYPE;	/* Secondary: only the Primary opens */
+	else
+		dev->open_count++;
+	spin_unlock_irq(&dev->lock);
+	return ret;
+}
+
+static void dtrbd_release(struct gendisk *disk, fmode_t mode)
+{
+	struct dtrbd_device *dev = disk->private_data;
+
+	spin_lock_irq(&dev->lock);
+	dev->open_count--;
+	spin_unlock_irq(&dev->lock);
+}
+
+static const struct block_device_operations dtrbd_fops = {
+	.owner		= THIS_MODULE,
+	.submit_bio	= dtrbd_submit_bio,
+	.open		= dtrbd_open,
+	.release	= dtrbd_release,
+};
+
+static void dtrbd_dev_free(struct kref *kref)
+{
+	struct dtrbd_device *dev = container_of(kref, struct dtrbd_device,
+						kref);
+
+	put_disk(dev->disk);
+	if (dev->md_page)
+		__free_page(dev->md_page);
+	kfree(dev);
+}
+
+void dtrbd_dev_put(struct dtrbd_device *dev)
+{
+	might_sleep();
+	kref_put(&dev->kref, dtrbd_dev_free);
+}
+
+struct dtrbd_device *dtrbd_dev_get_by_minor(unsigned int minor)
+{
+	struct dtrbd_device *dev;
+
+	mutex_lock(&dtrbd_devs_mutex);
+	dev = xa_load(&dtrbd_devs, minor);
+	if (dev)
+		kref_get(&dev->kref);
+	mutex_unlock(&dtrbd_devs_mutex);
+	return dev;
+}
+
+/*
+ * Call @fn for every device with minor >= @start, in minor order, each with
+ * a reference held and no registry lock, so @fn may sleep. Stops at the
+ * first non-zero return and returns it.
+ */
+int dtrbd_for_each_device(int (*fn)(struct dtrbd_device *, void *),
+			  void *arg, unsigned int start)
+{
+	unsigned long index = start;
+	struct dtrbd_device *dev;
+	int ret = 0;
+
+	for (;;) {
+		mutex_lock(&dtrbd_devs_mutex);
+		dev = xa_find(&dtrbd_devs, &index, DTRBD_MAX_MINOR,
+			      XA_PRESENT);
+		if (dev)
+			kref_get(&dev->kref);
+		mutex_unlock(&dtrbd_devs_mutex);
+		if (!dev)
+			return 0;
+		ret = fn(dev, arg);
+		dtrbd_dev_put(dev);
+		if (ret)
+			return ret;
+		index++;
+	}
+}
+
+static void dtrbd_set_limits(struct dtrbd_device *dev)
+{
+	struct request_queue *q = dev->disk->queue;
+	struct block_device *b = dev->bdev;
+
+	blk_queue_logical_block_size(q, max(bdev_logical_block_size(b), 512));
+	blk_queue_physical_block_size(q, bdev_physical_block_size(b));
+	blk_queue_io_min(q, bdev_io_min(b));
+	blk_queue_io_opt(q, bdev_io_opt(b));
+	/* one bio must fit in one P_DATA packet */
+	blk_queue_max_hw_sectors(q, DTRBD_MAX_PAYLOAD >> SECTOR_SHIFT);
+	blk_queue_max_segments(q, DTRBD_MAX_PAYLOAD / PAGE_SIZE);
+	/* accept PREFLUSH and FUA: the peer must see them too */
+	blk_queue_write_cache(q, true, true);
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
+	if (!bdev_nonrot(b))
+		blk_queue_flag_clear(QUEUE_FLAG_NONROT, q);
+}
+
+int dtrbd_attach(unsigned int minor, const char *path,
+		 struct netlink_ext_ack *extack)
+{
+	const fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
+	struct dtrbd_device *dev;
+	struct gendisk *disk;
+	int ret;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	kref_init(&dev->kref);
+	dev->minor = minor;
+	strscpy(dev->disk_path, path, sizeof(dev->disk_path));
+	mutex_init(&dev->md_mutex);
+	mutex_init(&dev->state_mutex);
+	spin_lock_init(&dev->lock);
+	init_waitqueue_head(&dev->state_wq);
+	init_waitqueue_head(&dev->rs_wq);
+	init_waitqueue_head(&dev->sender_wq);
+	init_waitqueue_head(&dev->peer_wq);
+	INIT_LIST_HEAD(&dev->active_writes);
+	INIT_LIST_HEAD(&dev->send_q);
+	INIT_LIST_HEAD(&dev->ack_q);
+	INIT_LIST_HEAD(&dev->rs_send_q);
+	atomic_set(&dev->nr_reqs, 0);
+	dev->role = DTRBD_ROLE_SECONDARY;
+	dev->cstate = DTRBD_CONN_STANDALONE;
+	dev->peer_role = DTRBD_ROLE_UNKNOWN;
+	dev->peer_disk = DTRBD_DISK_UNKNOWN;
+	dev->send_promote_reply = -1;
+	dev->protocol = DTRBD_PROT_C;
+
+	dev->md_page = alloc_page(GFP_KERNEL);
+	if (!dev->md_page) {
+		ret = -ENOMEM;
+		goto out_free_dev;
+	}
+
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk) {
+		ret = -ENOMEM;
+		goto out_free_dev;
+	}
+	dev->disk = disk;
+	disk->major = dtrbd_major;
+	disk->first_minor = minor;
+	disk->minors = 1;
+	disk->fops = &dtrbd_fops;
+	disk->private_data = dev;
+	disk->flags |= GENHD_FL_NO_PART;
+	snprintf(disk->disk_name, DISK_NAME_LEN, "dtrbd%u", minor);
+
+	dev->bdev = blkdev_get_by_path(path, mode, dev);
+	if (IS_ERR(dev->bdev)) {
+		ret = PTR_ERR(dev->bdev);
+		dev->bdev = NULL;
+		if (ret == -EBUSY)
+			NL_SET_ERR_MSG(extack,
+				       "the disk is in use (mounted, attached to another dtrbd device, or held by device-mapper)");
+		else if (ret == -ENOENT)
+			NL_SET_ERR_MSG(extack, "the disk does not exist");
+		else if (ret == -ENOTBLK)
+			NL_SET_ERR_MSG(extack, "the disk is not a block device");
+		else
+			NL_SET_ERR_MSG(extack, "cannot open the disk");
+		goto out_put_disk;
+	}
+
+	ret = dtrbd_md_read(dev, extack);
+	if (ret)
+		goto out_put_bdev;
+	dev->size = dev->layout.data_size;
+	dev->disk_state = (dev->md_flags & DTRBD_MDF_CONSISTENT) ?
+			  DTRBD_DISK_UPTODATE : DTRBD_DISK_INCONSISTENT;
+
+	dtrbd_set_limits(dev);
+	set_capacity(disk, dev->size >> SECTOR_SHIFT);
+
+	mutex_lock(&dtrbd_devs_mutex);
+	ret = dtrbd_exiting ? -ESHUTDOWN :
+			      xa_insert(&dtrbd_devs, minor, dev, GFP_KERNEL);
+	mutex_unlock(&dtrbd_devs_mutex);
+	if (ret) {
+		if (ret == -EBUSY) {
+			ret = -EEXIST;
+			NL_SET_ERR_MSG(extack, "this minor is attached already");
+		}
+		goto out_put_bdev;
+	}
+
+	/*
+	 * A crash while Primary leaves MDF_PRIMARY set; we always come back
+	 * as Secondary and record that, so the flag means "crashed" next
+	 * time only if we are promoted again.
+	 */
+	if (dev->md_flags & DTRBD_MDF_PRIMARY) {
+		dev->md_flags &= ~DTRBD_MDF_PRIMARY;
+		ret = dtrbd_md_write(dev);
+		if (ret) {
+			NL_SET_ERR_MSG(extack, "cannot write the metadata");
+			goto out_erase;
+		}
+	}
+
+	ret = add_disk(disk);
+	if (ret) {
+		NL_SET_ERR_MSG(extack, "cannot register the block device");
+		goto out_erase;
+	}
+	dtrbd_info(dev, "attached to %s, %llu bytes, disk %s\n", path,
+		   dev->size, dev->disk_state == DTRBD_DISK_UPTODATE ?
+		   "UpToDate" : "Inconsistent");
+	dtrbd_notify(dev, DTRBD_EV_ATTACHED, NULL);
+	return 0;
+
+out_erase:
+	mutex_lock(&dtrbd_devs_mutex);
+	xa_erase(&dtrbd_devs, minor);
+	mutex_unlock(&dtrbd_devs_mutex);
+out_put_bdev:
+	blkdev_put(dev->bdev, mode);
+out_put_disk:
+	/* put_disk() frees the queue; dev itself is freed below */
+	put_disk(disk);
+	__free_page(dev->md_page);
+	kfree(dev);
+	return ret;
+out_free_dev:
+	if (dev->md_page)
+		__free_page(dev->md_page);
+	kfree(dev);
+	return ret;
+}
+
+/*
+ * Remove a device: refuse while it is open, drop the connection, wait for
+ * every bio, unregister, release the backing disk. Drops the registry's
+ * reference; the caller still holds its own.
+ */
+int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
+{
+	mutex_lock(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	if (dev->open_count) {
+		spin_unlock_irq(&dev->lock);
+		mutex_unlock(&dev->state_mutex);
+		NL_SET_ERR_MSG(extack,
+			       "the device is open; close it (unmount, stop the VM) first");
+		return -EBUSY;
+	}
+	if (dev->removing) {
+		spin_unlock_irq(&dev->lock);
+		mutex_unlock(&dev->state_mutex);
+		NL_SET_ERR_MSG(extack, "the device is being removed already");
+		return -ENODEV;
+	}
+	dev->removing = true;
+	spin_unlock_irq(&dev->lock);
+	mutex_unlock(&dev->state_mutex);
+
+	dtrbd_disconnect(dev);
+
+	mutex_lock(&dtrbd_devs_mutex);
+	xa_erase(&dtrbd_devs, dev->minor);
+	mutex_unlock(&dtrbd_devs_mutex);
+
+	del_gendisk(dev->disk);
+	/* bio-based: del_gendisk() does not wait for our completions */
+	wait_var_event(&dev->nr_reqs, !atomic_read(&dev->nr_reqs));
+
+	mutex_lock(&dev->state_mutex);
+	if (dev->role == DTRBD_ROLE_PRIMARY) {
+		dev->role = DTRBD_ROLE_SECONDARY;
+		dev->md_flags &= ~DTRBD_MDF_PRIMARY;
+		if (dtrbd_md_write(dev))
+			dtrbd_warn(dev, "could not record the role change\n");
+	}
+	mutex_unlock(&dev->state_mutex);
+
+	blkdev_put(dev->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+	dtrbd_info(dev, "detached\n");
+	dtrbd_notify(dev, DTRBD_EV_DETACHED, NULL);
+	dtrbd_dev_put(dev);	/* the registry's reference */
+	return 0;
+}
+
+static int dtrbd_detach_one(struct dtrbd_device *dev, void *arg)
+{
+	int ret = dtrbd_detach(dev, NULL);
+
+	if (ret)
+		pr_err("cannot remove %s at unload: %d\n", dtrbd_name(dev),
+		       ret);
+	return 0;
+}
+
+static int __init dtrbd_init(void)
+{
+	int ret;
+
+	dtrbd_check_layout();
+
+	ret = bioset_init(&dtrbd_req_bs, BIO_POOL_SIZE,
+			  offsetof(struct dtrbd_req, clone), 0);
+	if (ret)
+		return ret;
+	ret = bioset_init(&dtrbd_peer_bs, BIO_POOL_SIZE,
+			  offsetof(struct dtrbd_peer_req, bio),
+			  BIOSET_NEED_BVECS);
+	if (ret)
+		goto out_req_bs;
+
+	dtrbd_wq = alloc_workqueue("dtrbd", WQ_MEM_RECLAIM, 0);
+	if (!dtrbd_wq) {
+		ret = -ENOMEM;
+		goto out_peer_bs;
+	}
+
+	dtrbd_major = register_blkdev(0, "dtrbd");
+	if (dtrbd_major < 0) {
+		ret = dtrbd_major;
+		goto out_wq;
+	}
+
+	ret = dtrbd_nl_init();
+	if (ret)
+		goto out_blkdev;
+
+	pr_info("loaded, protocol %u-%u, major %d\n", DTRBD_PROTO_MIN,
+		DTRBD_PROTO_MAX, dtrbd_major);
+	return 0;
+
+out_blkdev:
+	unregister_blkdev(dtrbd_major, "dtrbd");
+out_wq:
+	destroy_workqueue(dtrbd_wq);
+out_peer_bs:
+	bioset_exit(&dtrbd_peer_bs);
+out_req_bs:
+	bioset_exit(&dtrbd_req_bs);
+	return ret;
+}
+
+static void __exit dtrbd_exit(void)
+{
+	/* remove what is left (none can be open), then the commands */
+	mutex_lock(&dtrbd_devs_mutex);
+	dtrbd_exiting = true;
+	mutex_unlock(&dtrbd_devs_mutex);
+	dtrbd_for_each_device(dtrbd_detach_one, NULL, 0);
+	WARN_ON(!xa_empty(&dtrbd_devs));
+	dtrbd_nl_exit();
+	unregister_blkdev(dtrbd_major, "dtrbd");
+	destroy_workqueue(dtrbd_wq);
+	bioset_exit(&dtrbd_peer_bs);
+	bioset_exit(&dtrbd_req_bs);
+	pr_info("unloaded\n");
+}
+
+module_init(dtrbd_init);
+module_exit(dtrbd_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("dtrbd: disaster-tolerant replicated block device");
+MODULE_AUTHOR("The dtrbd developers");
+MODULE_ALIAS_GENL_FAMILY(DTRBD_GENL_NAME);

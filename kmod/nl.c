@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dtrbd: the generic netlink family "dtrbd" (see
+ * include/uapi/linux/dtrbd.h and Documentation/netlink.md).
+ *
+ * Strict validation everywhere (resv_start_op 0): unknown attributes,
+ * output-only attributes in requests and out-of-range values are refused by
+ * the core with an extack message; the handlers add a sentence for every
+ * refusal of their own. Every command needs CAP_SYS_ADMIN.
+ */
+#define pr_fmt(fmt) "dtrbd: " fmt
+
+#include <linux/capability.h>
+#include <net/genetlink.h>
+
+#include "dtrbd_int.h"
+
+static struct genl_family dtrbd_genl_family;
+
+static struct netlink_range_validation dtrbd_ping_range = {
+	.min = DTRBD_PING_MS_MIN, .max = DTRBD_PING_MS_MAX,
+};
+
+static struct netlink_range_validation dtrbd_timeout_range = {
+	.min = DTRBD_TIMEOUT_MS_MIN, .max = DTRBD_TIMEOUT_MS_MAX,
+};
+
+static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
+	[DTRBD_A_MINOR]		= NLA_POLICY_MAX(NLA_U32, DTRBD_MAX_MINOR),
+	[DTRBD_A_DISK_PATH]	= { .type = NLA_NUL_STRING, .len = 255 },
+	[DTRBD_A_SOCK_FD]	= { .type = NLA_U32 },
+	[DTRBD_A_PROTOCOL]	= NLA_POLICY_RANGE(NLA_U8, DTRBD_PROT_A,
+						   DTRBD_PROT_C),
+	[DTRBD_A_FORCE]		= { .type = NLA_FLAG },
+	[DTRBD_A_PING_MS]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&dtrbd_ping_range),
+	[DTRBD_A_TIMEOUT_MS]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&dtrbd_timeout_range),
+	[DTRBD_A_TIEBREAK]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[DTRBD_A_PROTO_VERSION]	= { .type = NLA_U32 },
+	[DTRBD_A_FEATURES]	= { .type = NLA_U64 },
+	[DTRBD_A_PEER_NAME]	= { .type = NLA_NUL_STRING,
+				    .len = DTRBD_NODE_NAME_LEN - 1 },
+	[DTRBD_A_PEER_ADDR]	= { .type = NLA_NUL_STRING, .len = 63 },
+};
+
+struct dtrbd_snapshot {
+	enum dtrbd_role role, peer_role;
+	enum dtrbd_conn_state cstate;
+	enum dtrbd_disk_state disk, peer_disk;
+	enum dtrbd_sync_state sync;
+	u64 sync_total, sync_done;
+	struct dtrbd_stats stats;
+	unsigned int open_count;
+	u32 in_flight;
+	u64 current_uuid, bitmap_uuid;
+};
+
+static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
+		      enum dtrbd_event ev, const char *reason)
+{
+	struct dtrbd_snapshot s;
+
+	spin_lock_irq(&dev->lock);
+	s.role = dev->role;
+	s.peer_role = dev->peer_role;
+	s.cstate = dev->cstate;
+	s.disk = dev->disk_state;
+	s.peer_disk = dev->peer_disk;
+	s.sync = dev->sync;
+	s.sync_total = dev->sync_total;
+	s.sync_done = dev->sync_done;
+	s.stats = dev->stats;
+	s.open_count = dev->open_count;
+	s.in_flight = dev->in_flight;
+	s.current_uuid = dev->current_uuid;
+	s.bitmap_uuid = dev->bitmap_uuid;
+	spin_unlock_irq(&dev->lock);
+
+	if (nla_put_u32(skb, DTRBD_A_MINOR, dev->minor) ||
+	    nla_put_string(skb, DTRBD_A_DISK_PATH, dev->disk_path) ||
+	    nla_put_u8(skb, DTRBD_A_ROLE, s.role) ||
+	    nla_put_u8(skb, DTRBD_A_PEER_ROLE, s.peer_role) ||
+	    nla_put_u8(skb, DTRBD_A_CONN, s.cstate) ||
+	    nla_put_u8(skb, DTRBD_A_DISK, s.disk) ||
+	    nla_put_u8(skb, DTRBD_A_PEER_DISK, s.peer_disk) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_SIZE_BYTES, dev->size,
+			      DTRBD_A_PAD) ||
+	    nla_put_u8(skb, DTRBD_A_SYNC, s.sync) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_SYNC_TOTAL, s.sync_total,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_SYNC_DONE, s.sync_done,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_WRITTEN_BYTES, s.stats.written,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_SENT_BYTES, s.stats.sent,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_RECEIVED_BYTES, s.stats.received,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_CURRENT_UUID, s.current_uuid,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_BITMAP_UUID, s.bitmap_uuid,
+			      DTRBD_A_PAD) ||
+	    nla_put_u32(skb, DTRBD_A_OPEN_COUNT, s.open_count) ||
+	    nla_put_u32(skb, DTRBD_A_IN_FLIGHT, s.in_flight))
+		return -EMSGSIZE;
+	/* connection parameters are only meaningful while a socket is held */
+	if (s.cstate != DTRBD_CONN_STANDALONE &&
+	    (nla_put_u8(skb, DTRBD_A_PROTOCOL, dev->protocol) ||
+	     nla_put_string(skb, DTRBD_A_PEER_NAME, dev->peer_name) ||
+	     nla_put_string(skb, DTRBD_A_PEER_ADDR, dev->peer_addr)))
+		return -EMSGSIZE;
+	if (ev != DTRBD_EV_NONE && nla_put_u8(skb, DTRBD_A_EVENT, ev))
+		return -EMSGSIZE;
+	if (reason && nla_put_string(skb, DTRBD_A_REASON, reason))
+		return -EMSGSIZE;
+	return 0;
+}
+
+void dtrbd_notify(struct dtrbd_device *dev, enum dtrbd_event ev,
+		  const char *reason)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	might_sleep();
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &dtrbd_genl_family, 0, DTRBD_CMD_EVENT);
+	if (!hdr || dtrbd_fill(skb, dev, ev, reason)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	/* -ESRCH (nobody listening) is not an error */
+	genlmsg_multicast(&dtrbd_genl_family, skb, 0, 0, GFP_KERNEL);
+}
+
+static int dtrbd_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
+			  struct genl_info *info)
+{
+	struct dtrbd_device *dev;
+	u32 minor;
+
+	info->user_ptr[0] = NULL;
+	if (!netlink_capable(skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(info->extack, "dtrbd commands need CAP_SYS_ADMIN");
+		return -EPERM;
+	}
+	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_MINOR))
+		return -EINVAL;
+	if (ops->cmd == DTRBD_CMD_ATTACH)
+		return 0;
+	minor = nla_get_u32(info->attrs[DTRBD_A_MINOR]);
+	dev = dtrbd_dev_get_by_minor(minor);
+	if (!dev) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[DTRBD_A_MINOR],
+				    "no such device: that minor is not attached");
+		return -ENODEV;
+	}
+	info->user_ptr[0] = dev;
+	return 0;
+}
+
+static void dtrbd_post_doit(const struct genl_ops *ops, struct sk_buff *skb,
+			    struct genl_info *info)
+{
+	if (info->user_ptr[0])
+		dtrbd_dev_put(info->user_ptr[0]);
+}
+
+static int dtrbd_nl_attach(struct sk_buff *skb, struct genl_info *info)
+{
+	const char *path;
+
+	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_DISK_PATH))
+		return -EINVAL;
+	path = nla_data(info->attrs[DTRBD_A_DISK_PATH]);
+	if (path[0] != '/') {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[DTRBD_A_DISK_PATH],
+				    "the disk path must be absolute");
+		return -EINVAL;
+	}
+	return dtrbd_attach(nla_get_u32(info->attrs[DTRBD_A_MINOR]), path,
+			    info->extack);
+}
+
+static int dtrbd_nl_detach(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_detach(info->user_ptr[0], info->extack);
+}
+
+static int dtrbd_nl_connect(struct sk_buff *skb, struct genl_info *info)
+{
+	struct socket *sock;
+	int ret;
+
+	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_SOCK_FD))
+		return -EINVAL;
+	sock = sockfd_lookup(nla_get_u32(info->attrs[DTRBD_A_SOCK_FD]), &ret);
+	if (!sock) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[DTRBD_A_SOCK_FD],
+				    "the file descriptor is not a socket");
+		return ret;
+	}
+	ret = dtrbd_connect(info->user_ptr[0], sock, info);
+	if (ret)
+		sockfd_put(sock);
+	return ret;
+}
+
+static int dtrbd_nl_disconnect(struct sk_buff *skb, struct genl_info *info)
+{
+	dtrbd_disconnect(info->user_ptr[0]);
+	return 0;
+}
+
+static int dtrbd_nl_primary(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_set_primary(info->user_ptr[0],
+				 nla_get_flag(info->attrs[DTRBD_A_FORCE]),
+				 info->extack);
+}
+
+static int dtrbd_nl_secondary(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_set_secondary(info->user_ptr[0], info->extack);
+}
+
+static int dtrbd_nl_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int ret;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &dtrbd_genl_family, 0,
+				DTRBD_CMD_GET_DEVICE);
+	if (!hdr) {
+		ret = -EMSGSIZE;
+		goto out_free;
+	}
+	ret = dtrbd_fill(msg, info->user_ptr[0], DTRBD_EV_NONE, NULL);
+	if (ret)
+		goto out_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+out_free:
+	nlmsg_free(msg);
+	return ret;
+}
+
+static int dtrbd_nl_dump_start(struct netlink_callback *cb)
+{
+	if (!netlink_capable(cb->skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(cb->extack, "dtrbd commands need CAP_SYS_ADMIN");
+		return -EPERM;
+	}
+	return 0;
+}
+
+struct dtrbd_dump_ctx {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+};
+
+static int dtrbd_dump_one(struct dtrbd_device *dev, void *arg)
+{
+	struct dtrbd_dump_ctx *c = arg;
+	void *hdr;
+
+	hdr = genlmsg_put(c->skb, NETLINK_CB(c->cb->skb).portid,
+			  c->cb->nlh->nlmsg_seq, &dtrbd_genl_family,
+			  NLM_F_MULTI, DTRBD_CMD_GET_DEVICE);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (dtrbd_fill(c->skb, dev, DTRBD_EV_NONE, NULL)) {
+		genlmsg_cancel(c->skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(c->skb, hdr);
+	c->cb->args[0] = dev->minor + 1;	/* resume after this one */
+	return 0;
+}
+
+static int dtrbd_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct dtrbd_dump_ctx c = { .skb = skb, .cb = cb };
+
+	if (cb->args[0] > DTRBD_MAX_MINOR)
+		return 0;
+	dtrbd_for_each_device(dtrbd_dump_one, &c, cb->args[0]);
+	return skb->len;
+}
+
+static const struct genl_ops dtrbd_ops[] = {
+	{ .cmd = DTRBD_CMD_ATTACH, .doit = dtrbd_nl_attach },
+	{ .cmd = DTRBD_CMD_DETACH, .doit = dtrbd_nl_detach },
+	{ .cmd = DTRBD_CMD_CONNECT, .doit = dtrbd_nl_connect },
+	{ .cmd = DTRBD_CMD_DISCONNECT, .doit = dtrbd_nl_disconnect },
+	{ .cmd = DTRBD_CMD_PRIMARY, .doit = dtrbd_nl_primary },
+	{ .cmd = DTRBD_CMD_SECONDARY, .doit = dtrbd_nl_secondary },
+	{
+		.cmd = DTRBD_CMD_GET_DEVICE,
+		.doit = dtrbd_nl_get,
+		.start = dtrbd_nl_dump_start,
+		.dumpit = dtrbd_nl_dump,
+	},
+};
+
+static const struct genl_multicast_group dtrbd_mcgrps[] = {
+	{ .name = DTRBD_GENL_MCGRP_EVENTS },
+};
+
+static struct genl_family dtrbd_genl_family __ro_after_init = {
+	.name		= DTRBD_GENL_NAME,
+	.version	= DTRBD_GENL_VERSION,
+	.maxattr	= DTRBD_A_MAX,
+	.policy		= dtrbd_policy,
+	.module		= THIS_MODULE,
+	.ops		= dtrbd_ops,
+	.n_ops		= ARRAY_SIZE(dtrbd_ops),
+	.mcgrps		= dtrbd_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(dtrbd_mcgrps),
+	.pre_doit	= dtrbd_pre_doit,
+	.post_doit	= dtrbd_post_doit,
+	.netnsok	= false,
+};
+
+int __init dtrbd_nl_init(void)
+{
+	return genl_register_family(&dtrbd_genl_family);
+}
+
+void dtrbd_nl_exit(void)
+{
+	genl_unregister_family(&dtrbd_genl_family);
+}
