@@ -76,7 +76,8 @@ static int dtrbd_send_packet(struct dtrbd_device *dev, u16 type,
 	buf.h.reserved = 0;
 	buf.h.length = cpu_to_be32(blen + payload);
 	buf.h.seq = cpu_to_be32(dev->tx_seq++);
-	memcpy(buf.body, body, blen);
+	if (blen)
+		memcpy(buf.body, body, blen);
 	if (payload)
 		msg.msg_flags |= MSG_MORE;
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, kv.iov_len);
@@ -504,7 +505,7 @@ out_free:
 
 static const char *const dtrbd_dec_reason[] = {
 	[DTRBD_DEC_SPLIT_BRAIN] =
-		"split brain: both sides changed the data since they were last connected; choose the side to discard and run on it: dtrbdctl secondary MINOR; dtrbdctl connect MINOR ... --discard-my-data",
+		"split brain: both sides changed the data since they were last connected; nothing was merged. Choose the side whose changes are to be discarded and recreate its metadata (dtrbdctl detach, create-md --force, attach, connect) to resync it from the other side",
 	[DTRBD_DEC_UNRELATED] =
 		"the peer's data is unrelated to ours (no common generation); recreate the metadata on the side to be overwritten",
 };
@@ -877,7 +878,7 @@ void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	queue_work(dtrbd_wq, &dev->teardown_work);
 }
 
-static void dtrbd_teardown(struct work_struct *work)
+void dtrbd_teardown(struct work_struct *work)
 {
 	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
 						teardown_work);
@@ -885,6 +886,7 @@ static void dtrbd_teardown(struct work_struct *work)
 	struct dtrbd_req *req, *tmp;
 	LIST_HEAD(orphans);
 	LIST_HEAD(acks);
+	char reason[DTRBD_REASON_LEN];
 	struct socket *sock;
 	bool was_primary;
 
@@ -931,6 +933,7 @@ static void dtrbd_teardown(struct work_struct *work)
 			dtrbd_err(dev, "could not record the new data generation\n");
 	}
 	spin_lock_irq(&dev->lock);
+	memcpy(reason, dev->reason, sizeof(reason));
 	sock = dev->sock;
 	dev->sock = NULL;
 	dev->cstate = DTRBD_CONN_STANDALONE;
@@ -951,8 +954,8 @@ static void dtrbd_teardown(struct work_struct *work)
 		dtrbd_req_put(req);
 	}
 	sockfd_put(sock);
-	dtrbd_info(dev, "disconnected: %s\n", dev->reason);
-	dtrbd_notify(dev, DTRBD_EV_DISCONNECTED, dev->reason);
+	dtrbd_info(dev, "disconnected: %s\n", reason);
+	dtrbd_notify(dev, DTRBD_EV_DISCONNECTED, reason);
 	dtrbd_dev_put(dev);	/* the connection's reference */
 }
 
@@ -1054,7 +1057,6 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	}
 
 	kref_get(&dev->kref);	/* dropped at the end of the teardown */
-	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
 	dev->sock = sock;
 	dev->receiver = rx;
 	dev->sender = tx;

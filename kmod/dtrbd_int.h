@@ -206,6 +206,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	__printf(2, 3);
 void dtrbd_disconnect(struct dtrbd_device *dev);
+void dtrbd_teardown(struct work_struct *work);
 void dtrbd_wake_sender(struct dtrbd_device *dev);
 void dtrbd_wait_for_stop(void);
 int dtrbd_maybe_start_sync(struct dtrbd_device *dev);

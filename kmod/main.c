@@ -166,6 +166,7 @@ int dtrbd_attach(unsigned int minor, const char *path,
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);
 	INIT_LIST_HEAD(&dev->rs_send_q);
+	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
 	atomic_set(&dev->nr_reqs, 0);
 	dev->role = DTRBD_ROLE_SECONDARY;
 	dev->cstate = DTRBD_CONN_STANDALONE;
