@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+// dtrbdctl's command line: parsing, validation, help, dispatch, and the
+// rule that every failure is one sentence on stderr prefixed "dtrbdctl: ".
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <ostream>
+
+#include "netlink/kernel.h"
+
+namespace dtrbd {
+
+enum ExitCode {
+	kExitOk = 0,
+	kExitFailed = 1,	// the operation was refused or failed
+	kExitUsage = 2,		// invalid command line
+};
+
+struct Env {
+	std::ostream &out;
+	std::ostream &err;
+	// Opens the kernel interface; called only by commands that need it.
+	std::function<Result<std::unique_ptr<Kernel>>()> open_kernel;
+	// For "events": called once before streaming, then polled.
+	std::function<void()> watch_signals = [] {};
+	std::function<bool()> stop_requested = [] { return false; };
+};
+
+int run_cli(int argc, const char *const argv[], Env &env);
+
+} // namespace dtrbd

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "netlink/netlink_kernel.h"
+
+#include <linux/dtrbd.h>
+#include <netlink/errno.h>
+#include <netlink/genl/ctrl.h>
+#include <poll.h>
+
+#include <cerrno>
+
+#include "common/log.h"
+#include "netlink/attrs.h"
+
+namespace dtrbd {
+
+namespace {
+
+std::string dev(uint32_t minor) { return str("dtrbd", minor); }
+
+const nlattr *attrs_of(const nlmsghdr *hdr, int *len)
+{
+	*len = genlmsg_attrlen(static_cast<genlmsghdr *>(nlmsg_data(hdr)), 0);
+	return genlmsg_attrdata(static_cast<genlmsghdr *>(nlmsg_data(hdr)), 0);
+}
+
+Status lookup_error(int rc, const char *what)
+{
+	if (rc == -NLE_OBJ_NOTFOUND)
+		return Status::error(
+			"the dtrbd kernel module is not loaded (modprobe dtrbd)",
+			ENOENT);
+	return Status::error(str("could not look up ", what, ": ",
+				 nl_geterror(rc)));
+}
+
+} // namespace
+
+Result<std::unique_ptr<Kernel>> NetlinkKernel::open()
+{
+	auto sk = nl::Socket::open();
+	if (!sk)
+		return sk.status();
+	int family = genl_ctrl_resolve(sk->get(), DTRBD_GENL_NAME);
+	if (family < 0)
+		return lookup_error(family, "the dtrbd netlink family");
+	return std::unique_ptr<Kernel>(
+		new NetlinkKernel(std::move(*sk), family));
+}
+
+Result<nl::Message> NetlinkKernel::request(uint8_t cmd, uint32_t minor,
+					   int flags)
+{
+	auto m = nl::Message::make(family_, DTRBD_GENL_VERSION, cmd, flags);
+	if (m && !(flags & NLM_F_DUMP))
+		m->u32(DTRBD_A_MINOR, minor);
+	return m;
+}
+
+Status NetlinkKernel::simple(uint8_t cmd, uint32_t minor, const char *verb)
+{
+	auto m = request(cmd, minor);
+	if (!m)
+		return m.status();
+	return cmd_.transact(*m, str(verb, " ", dev(minor)));
+}
+
+Status NetlinkKernel::attach(uint32_t minor, const std::string &disk_path)
+{
+	auto m = request(DTRBD_CMD_ATTACH, minor);
+	if (!m)
+		return m.status();
+	m->string(DTRBD_A_DISK_PATH, disk_path);
+	return cmd_.transact(*m, str("attach ", disk_path, " as ", dev(minor)));
+}
+
+Status NetlinkKernel::detach(uint32_t minor)
+{
+	return simple(DTRBD_CMD_DETACH, minor, "detach");
+}
+
+Status NetlinkKernel::disconnect(uint32_t minor)
+{
+	return simple(DTRBD_CMD_DISCONNECT, minor, "disconnect");
+}
+
+Status NetlinkKernel::secondary(uint32_t minor)
+{
+	return simple(DTRBD_CMD_SECONDARY, minor, "make secondary");
+}
+
+Status NetlinkKernel::primary(uint32_t minor, bool force)
+{
+	auto m = request(DTRBD_CMD_PRIMARY, minor);
+	if (!m)
+		return m.status();
+	if (force)
+		m->flag(DTRBD_A_FORCE);
+	return cmd_.transact(*m, str("make ", dev(minor), " primary"));
+}
+
+Status NetlinkKernel::connect(const ConnectRequest &r)
+{
+	auto m = request(DTRBD_CMD_CONNECT, r.minor);
+	if (!m)
+		return m.status();
+	m->u32(DTRBD_A_SOCK_FD, static_cast<uint32_t>(r.sock_fd))
+		.u8(DTRBD_A_PROTOCOL, r.protocol)
+		.u32(DTRBD_A_PING_MS, r.ping_ms)
+		.u32(DTRBD_A_TIMEOUT_MS, r.timeout_ms)
+		.u8(DTRBD_A_TIEBREAK, r.tiebreak ? 1 : 0)
+		.u32(DTRBD_A_PROTO_VERSION, r.proto_version)
+		.u64(DTRBD_A_FEATURES, r.features)
+		.string(DTRBD_A_PEER_NAME, r.peer_name)
+		.string(DTRBD_A_PEER_ADDR, r.peer_addr);
+	return cmd_.transact(*m, str("hand the connection to ", dev(r.minor),
+				     " to the kernel"));
+}
+
+Result<DeviceStatus> NetlinkKernel::get(uint32_t minor)
+{
+	auto m = request(DTRBD_CMD_GET_DEVICE, minor);
+	if (!m)
+		return m.status();
+	std::optional<DeviceStatus> reply;
+	Status st = cmd_.transact(*m, str("query ", dev(minor)),
+				  [&](const nlmsghdr *hdr) {
+		int len;
+		const nlattr *a = attrs_of(hdr, &len);
+		reply = nl::parse_status(a, len);
+	});
+	if (!st)
+		return st;
+	if (!reply)
+		return Status::error(str("the kernel sent no status for ",
+					 dev(minor)));
+	if (!reply->minor)
+		reply->minor = minor;
+	return *reply;
+}
+
+Result<std::vector<DeviceStatus>> NetlinkKernel::dump()
+{
+	auto m = request(DTRBD_CMD_GET_DEVICE, 0, NLM_F_DUMP);
+	if (!m)
+		return m.status();
+	std::vector<DeviceStatus> all;
+	Status st = cmd_.transact(*m, "list the dtrbd devices",
+				  [&](const nlmsghdr *hdr) {
+		int len;
+		const nlattr *a = attrs_of(hdr, &len);
+		all.push_back(nl::parse_status(a, len));
+	});
+	if (!st)
+		return st;
+	return all;
+}
+
+namespace {
+
+int queue_event(nl_msg *msg, void *arg)
+{
+	const nlmsghdr *hdr = nlmsg_hdr(msg);
+	if (!genlmsg_valid_hdr(const_cast<nlmsghdr *>(hdr), 0))
+		return NL_SKIP;
+	const auto *gh = static_cast<const genlmsghdr *>(nlmsg_data(hdr));
+	if (gh->cmd != DTRBD_CMD_EVENT)
+		return NL_SKIP;
+	int len;
+	const nlattr *a = attrs_of(hdr, &len);
+	static_cast<std::deque<Event> *>(arg)->push_back(nl::parse_event(a, len));
+	return NL_OK;
+}
+
+} // namespace
+
+Status NetlinkKernel::subscribe()
+{
+	if (events_)
+		return {};
+	int group = genl_ctrl_resolve_grp(cmd_.get(), DTRBD_GENL_NAME,
+					  DTRBD_GENL_MCGRP_EVENTS);
+	if (group < 0)
+		return lookup_error(group, "the dtrbd events group");
+	auto sk = nl::Socket::open();
+	if (!sk)
+		return sk.status();
+	nl_sock *s = sk->get();
+	nl_socket_disable_seq_check(s);
+	nl_socket_modify_cb(s, NL_CB_VALID, NL_CB_CUSTOM, queue_event, &queue_);
+	// Room for bursts (a resync emits few events, a mass detach many).
+	nl_socket_set_buffer_size(s, 1 << 20, 0);
+	int rc = nl_socket_add_membership(s, group);
+	if (rc >= 0)
+		rc = nl_socket_set_nonblocking(s);
+	if (rc < 0)
+		return Status::error(str("could not subscribe to dtrbd events: ",
+					 nl_geterror(rc)));
+	events_.emplace(std::move(*sk));
+	return {};
+}
+
+Result<std::optional<Event>> NetlinkKernel::next_event(
+	std::chrono::milliseconds timeout)
+{
+	if (!events_)
+		return Status::error("not subscribed to dtrbd events");
+	if (queue_.empty()) {
+		pollfd p{events_->fd(), POLLIN, 0};
+		int n = poll(&p, 1, static_cast<int>(timeout.count()));
+		if (n < 0 && errno != EINTR)
+			return Status::error(str("could not wait for dtrbd events: ",
+						 errno_text(errno)), errno);
+		if (n > 0) {
+			int rc = nl_recvmsgs_default(events_->get());
+			if (rc == -NLE_NOMEM) // ENOBUFS: the socket overran
+				log::debug("some dtrbd events were lost");
+			else if (rc < 0 && rc != -NLE_AGAIN)
+				return Status::error(str("could not read dtrbd events: ",
+							 nl_geterror(rc)));
+		}
+	}
+	if (queue_.empty())
+		return std::optional<Event>();
+	Event ev = std::move(queue_.front());
+	queue_.pop_front();
+	return std::optional<Event>(std::move(ev));
+}
+
+} // namespace dtrbd

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+// Kernel implemented over the generic netlink family "dtrbd".
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include "netlink/kernel.h"
+#include "netlink/nl.h"
+
+namespace dtrbd {
+
+class NetlinkKernel final : public Kernel {
+public:
+	// Resolves the family; fails with "the dtrbd kernel module is not
+	// loaded (modprobe dtrbd)" when it does not exist.
+	static Result<std::unique_ptr<Kernel>> open();
+
+	Status attach(uint32_t minor, const std::string &disk_path) override;
+	Status detach(uint32_t minor) override;
+	Status connect(const ConnectRequest &req) override;
+	Status disconnect(uint32_t minor) override;
+	Status primary(uint32_t minor, bool force) override;
+	Status secondary(uint32_t minor) override;
+	Result<DeviceStatus> get(uint32_t minor) override;
+	Result<std::vector<DeviceStatus>> dump() override;
+	Status subscribe() override;
+	Result<std::optional<Event>> next_event(
+		std::chrono::milliseconds timeout) override;
+
+private:
+	NetlinkKernel(nl::Socket sk, int family)
+		: cmd_(std::move(sk)), family_(family) {}
+	Result<nl::Message> request(uint8_t cmd, uint32_t minor, int flags = 0);
+	Status simple(uint8_t cmd, uint32_t minor, const char *verb);
+
+	nl::Socket cmd_;			// requests and replies
+	std::optional<nl::Socket> events_;	// multicast, after subscribe()
+	int family_;
+	std::deque<Event> queue_;
+};
+
+} // namespace dtrbd

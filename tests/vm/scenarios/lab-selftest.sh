@@ -1,0 +1,149 @@
+#!/bin/bash
+# description: proves the lab itself: boot, exec, network, disk, /lab, power pull, link cut, kernel-warning detection
+# timeout: 300
+#
+# Run it after any change to tests/vm/: every other scenario relies on what
+# this one checks.
+set -euo pipefail
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+# The health check must trip on each kind of kernel trouble, and only on
+# those.  Works on a copy of a real console log (never injects anything into
+# a real kernel), kept outside the hI/ folders that lab_stop scans.
+lab_selftest_warn_detection() {
+	local d="$LAB_DIR/selftest" line out
+	mkdir -p "$d"
+	cp "$LAB_DIR/h1/console.log" "$d/clean.log"
+	lab_scan_kernel_log "$d/clean.log" 2>/dev/null || fail "health check trips on a clean console log"
+	local samples=(
+		"[   12.345678] WARNING: CPU: 0 PID: 42 at drivers/block/dtrbd/x.c:1 selftest+0x0/0x10 [dtrbd]"
+		"[   12.345678] BUG: kernel NULL pointer dereference, address: 0000000000000008"
+		"[   12.345678] Oops: 0000 [#1] PREEMPT SMP NOPTI"
+		"[   12.345678] general protection fault, probably for non-canonical address 0xdead000000000100"
+		"[   12.345678] WARNING: possible circular locking dependency detected"
+		"[   12.345678] INFO: task kworker/0:1:17 blocked for more than 120 seconds."
+		"[   12.345678] BUG: KASAN: use-after-free in dtrbd_selftest+0x10/0x20"
+		"[   12.345678] Call Trace:"
+		"[   12.345678] Kernel panic - not syncing: selftest"
+	)
+	for line in "${samples[@]}"; do
+		cp "$d/clean.log" "$d/bad.log"
+		printf '%s\n' "$line" >>"$d/bad.log"
+		if out=$(lab_scan_kernel_log "$d/bad.log" 2>&1); then
+			fail "health check missed: $line"
+		fi
+		[[ "$out" == *"${line#*] }"* ]] || fail "health check did not print the offending line: $line"
+	done
+	# The ignore knob filters known noise (and nothing else).
+	cp "$d/clean.log" "$d/bad.log"
+	printf '%s\n' "${samples[0]}" "${samples[2]}" >>"$d/bad.log"
+	DTRBD_LAB_HEALTH_IGNORE='selftest\+0x0' lab_scan_kernel_log "$d/bad.log" 2>/dev/null &&
+		fail "DTRBD_LAB_HEALTH_IGNORE hid more than it should"
+	printf '%s\n' "${samples[0]}" >"$d/bad.log"
+	DTRBD_LAB_HEALTH_IGNORE='selftest\+0x0' lab_scan_kernel_log "$d/bad.log" ||
+		fail "DTRBD_LAB_HEALTH_IGNORE did not filter"
+	log "warning detection: ${#samples[@]} kinds of kernel trouble detected"
+}
+
+lab_start 2
+
+# --- exec: stdout, stderr, exit code, environment --------------------------------
+errf="$LAB_DIR/selftest-stderr"
+set +e
+out=$(lab_exec h1 'echo out1; echo err1 >&2; echo "cwd=$PWD id=$(id -u)"; exit 7' 2>"$errf")
+rc=$?
+set -e
+assert_eq "$rc" 7 "lab_exec exit code"
+assert_eq "$out" $'out1\ncwd=/ id=0' "lab_exec stdout"
+assert_eq "$(<"$errf")" "err1" "lab_exec stderr"
+assert_eq "$(lab_exec h2 hostname)" h2 "hostname"
+# Arguments are joined like ssh does; quoting inside the command works.
+assert_eq "$(lab_exec h1 echo "'a  b'" '$((6*7))')" "a  b 42" "argument joining"
+# switch_root, not chroot: PID 1 is our init and the kernel's usermode helper
+# (request_module -> /sbin/modprobe) works, e.g. for the ext4 mount below.
+lab_exec h1 'grep -q "guest/init.sh" /proc/1/cmdline' || fail "PID 1 is not the lab init"
+lab_exec h1 'modprobe dm_mod && test -e /dev/mapper/control' || fail "modprobe in the guest"
+
+# Exec overhead (the number in README.md).
+t0=$EPOCHREALTIME
+for _ in 1 2 3 4 5 6 7 8 9 10; do lab_exec h1 true; done
+log "exec overhead: $(_lab_since "$t0")s for 10 calls"
+
+# Timeout: killed in the guest, rc 124, in about the requested time.
+t0=$EPOCHREALTIME
+set +e
+lab_exec_timeout 2 h1 'sleep 30' 2>/dev/null
+rc=$?
+set -e
+assert_eq "$rc" 124 "lab_exec_timeout rc"
+log "lab_exec_timeout 2 returned after $(_lab_since "$t0")s"
+
+# Background commands.
+lab_bg h1 'sleep 1; echo bg-done; exit 3'
+bgid=$LAB_BG_ID
+set +e
+lab_bg_wait h1 "$bgid" 60
+rc=$?
+set -e
+assert_eq "$rc" 3 "lab_bg exit code"
+grep -qx bg-done "$(lab_bg_log h1 "$bgid")" || fail "lab_bg output missing"
+# PID 1 reaps orphans (the background command was one).
+assert_eq "$(lab_exec h1 "ps -eo stat= | grep -c '^Z' || true")" 0 "zombies in the guest"
+
+# --- network ------------------------------------------------------------------------
+lab_exec h1 ping -c 3 -W 2 10.99.0.2 >/dev/null || fail "h1 cannot ping h2"
+lab_exec h2 ping -c 1 -W 2 h1 >/dev/null || fail "h2 cannot ping h1 by name"
+
+# --- disk ---------------------------------------------------------------------------
+# A known pattern written with O_DIRECT and read back the same way.
+lab_exec h1 'dd if=/dev/urandom of=/tmp/pat bs=1M count=4 status=none &&
+	dd if=/tmp/pat of=/dev/vda bs=1M seek=16 oflag=direct conv=fsync status=none &&
+	echo 3 >/proc/sys/vm/drop_caches &&
+	dd if=/dev/vda of=/tmp/back bs=1M skip=16 count=4 iflag=direct status=none &&
+	cmp /tmp/pat /tmp/back' || fail "disk pattern read back differs"
+assert_eq "$(lab_exec h1 blockdev --getsize64 /dev/vda)" $((256 * 1024 * 1024)) "disk size"
+
+# --- /lab, disk and power pull ----------------------------------------------------------
+lab_exec h2 'echo before-pull >/lab/marker'
+assert_eq "$(<"$(lab_host_dir h2)/marker")" before-pull "/lab file visible on the lab host"
+# ext4 on h2's disk (mount needs request_module), synced, then power pulled
+# with the file system still mounted.
+lab_exec h2 'mkfs.ext4 -q -F /dev/vda && mkdir -p /mnt/d && mount /dev/vda /mnt/d &&
+	echo on-disk >/mnt/d/file && sync' || fail "ext4 on /dev/vda"
+lab_power_off h2 --now
+t0=$EPOCHREALTIME
+set +e
+lab_exec h2 true 2>"$errf"
+rc=$?
+set -e
+assert_eq "$rc" 255 "lab_exec on a powered-off host"
+grep -q 'powered off' "$errf" || fail "no clear message for a powered-off host: $(<"$errf")"
+log "lab_exec on a powered-off host failed in $(_lab_since "$t0")s: $(<"$errf")"
+lab_power_on h2
+assert_eq "$(lab_exec h2 cat /lab/marker)" before-pull "/lab after power cycle"
+assert_eq "$(lab_exec h2 'mkdir -p /mnt/d && mount /dev/vda /mnt/d && cat /mnt/d/file')" on-disk \
+	"disk content after power pull"
+lab_exec h2 umount /mnt/d
+lab_exec h1 ping -c 1 -W 2 10.99.0.2 >/dev/null || fail "h1 cannot ping h2 after its reboot"
+
+# --- link cut -------------------------------------------------------------------------------
+lab_link h1 down
+if lab_exec h1 ping -c 2 -W 1 10.99.0.2 >/dev/null 2>&1; then
+	fail "ping still works with h1's link down"
+fi
+lab_link h1 up
+ok=0
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	if lab_exec h1 ping -c 1 -W 1 10.99.0.2 >/dev/null 2>&1; then
+		ok=1
+		break
+	fi
+done
+((ok)) || fail "ping does not work again after link up"
+
+# --- health check -------------------------------------------------------------------------
+lab_selftest_warn_detection
+lab_dmesg h1 | grep -q 'Linux version' || fail "lab_dmesg"
+
+log "lab selftest OK"
