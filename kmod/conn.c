@@ -175,7 +175,8 @@ static void dtrbd_fill_state(struct dtrbd_device *dev, struct dtrbd_p_state *s)
 	s->size_bytes = cpu_to_be64(dev->size);
 	s->current_uuid = cpu_to_be64(dev->current_uuid);
 	s->bitmap_uuid = cpu_to_be64(dev->bitmap_uuid);
-	s->history_uuid = cpu_to_be64(dev->history_uuid[0]);
+	s->history_uuid[0] = cpu_to_be64(dev->history_uuid[0]);
+	s->history_uuid[1] = cpu_to_be64(dev->history_uuid[1]);
 }
 
 static bool dtrbd_sender_has_work(struct dtrbd_device *dev)

@@ -22,8 +22,12 @@
 /* ---- Wire protocol ---------------------------------------------------- */
 
 #define DTRBD_WIRE_MAGIC	0x64745242u	/* "dtRB" */
-#define DTRBD_PROTO_MIN		1
-#define DTRBD_PROTO_MAX		1
+/*
+ * Version 2 is the first released format (version 1 had no bitmap, no
+ * barriers and no verify; it never left the development tree).
+ */
+#define DTRBD_PROTO_MIN		2
+#define DTRBD_PROTO_MAX		2
 
 /*
  * Feature bits, negotiated in the hello (AND of both sides). None yet; each
@@ -47,6 +51,14 @@ enum dtrbd_packet_type {
 	P_PING_ACK	= 10,
 	P_PROMOTE_REQ	= 11,	/* may I become Primary? */
 	P_PROMOTE_REPLY	= 12,
+	P_BITMAP	= 13,	/* a slice of the sender's out-of-sync bitmap */
+	P_BARRIER	= 14,	/* protocols A/B: write epoch boundary */
+	P_OV_REQ	= 15,	/* verify: here is my checksum of a block run */
+	P_OV_REPLY	= 16,	/* verify: per-block equal/different */
+	P_CSUM_REQ	= 17,	/* checksum resync: send these blocks unless equal */
+	P_RS_SAME	= 18,	/* checksum resync: blocks equal, nothing sent */
+	P_UUID_SYNC	= 19,	/* new-current-uuid --clear-bitmap: adopt this */
+	P_INVALIDATE	= 20,	/* start a full resync towards the sender */
 };
 
 struct dtrbd_hdr {
@@ -71,15 +83,60 @@ struct dtrbd_p_hello {
 } __packed;
 
 /* P_STATE */
+#define DTRBD_SF_CRASHED_PRIMARY (1u << 0)	/* attached after a crash as Primary */
+#define DTRBD_SF_DISCARD_MY_DATA (1u << 1)	/* operator: resolve split brain, we lose */
+#define DTRBD_SF_KNOWN		0x3u
 struct dtrbd_p_state {
 	__u8 role;		/* enum dtrbd_role */
 	__u8 disk;		/* enum dtrbd_disk_state */
 	__u8 sync;		/* enum dtrbd_sync_state */
-	__u8 reserved[5];
+	__u8 flags;		/* DTRBD_SF_* */
+	__u8 after_sb;		/* enum dtrbd_after_sb the sender runs */
+	__u8 reserved[3];
 	__be64 size_bytes;
 	__be64 current_uuid;
 	__be64 bitmap_uuid;
-	__be64 history_uuid;
+	__be64 history_uuid[2];
+	__be64 oos_blocks;	/* bits set in the sender's bitmap */
+} __packed;
+
+/*
+ * P_BITMAP: sent by both sides right after the state exchange decided a
+ * bitmap resync, as consecutive slices. @offset is the first 64-bit word
+ * of the slice; the payload is @words little-endian u64 words. The last
+ * slice has DTRBD_BM_LAST set. The receiver ORs them into its bitmap.
+ */
+#define DTRBD_BM_LAST		(1u << 0)
+#define DTRBD_BM_WORDS_MAX	(4096u / 8)
+struct dtrbd_p_bitmap {
+	__be64 offset;		/* in 64-bit words */
+	__be32 words;		/* words of payload that follow */
+	__be32 flags;		/* DTRBD_BM_* */
+} __packed;
+
+/* P_BARRIER: writes before it complete on the peer before any after it. */
+struct dtrbd_p_barrier {
+	__be32 epoch;
+	__be32 reserved;
+} __packed;
+
+/*
+ * P_OV_REQ and P_CSUM_REQ: a run of @blocks 4 KiB blocks from @sector,
+ * followed by one crc32c (__be32) per block. P_OV_REPLY: the same header
+ * followed by one byte per block: 0 equal, 1 different.
+ * P_RS_SAME: the run is equal; the target marks it in sync.
+ */
+#define DTRBD_CSUM_BLOCKS_MAX	64
+struct dtrbd_p_csum {
+	__be64 id;		/* echoed in the reply */
+	__be64 sector;		/* 512-byte units, 4 KiB aligned */
+	__be32 blocks;
+	__be32 reserved;
+} __packed;
+
+/* P_UUID_SYNC */
+struct dtrbd_p_uuid_sync {
+	__be64 current_uuid;	/* both sides adopt it, UpToDate, bitmaps clear */
 } __packed;
 
 /* P_DATA and P_RS_DATA, followed by @size payload bytes. */
@@ -133,7 +190,7 @@ enum dtrbd_promote_refusal {
  *   0             data_size   bm_offset    al_offset    sb_offset
  */
 #define DTRBD_MD_MAGIC		0x314d4442525444ull	/* "DTRBDM1\0" LE */
-#define DTRBD_MD_VERSION	1
+#define DTRBD_MD_VERSION	2
 #define DTRBD_MD_SB_SIZE	4096u
 #define DTRBD_MD_BLOCK		4096u		/* one bitmap bit covers this */
 #define DTRBD_MD_AL_SIZE	(32u * 1024)	/* reserved for the activity log */
@@ -144,7 +201,10 @@ enum dtrbd_promote_refusal {
 #define DTRBD_MDF_WAS_UPTODATE	(1u << 1)	/* last known UpToDate */
 #define DTRBD_MDF_PRIMARY	(1u << 2)	/* was Primary (crash = set) */
 #define DTRBD_MDF_PEER_OUTDATED	(1u << 3)	/* peer known to be behind */
-#define DTRBD_MDF_ALL		0xfu
+#define DTRBD_MDF_CRASHED_PRIMARY (1u << 4)	/* found MDF_PRIMARY at attach */
+#define DTRBD_MDF_EXTERNAL	(1u << 5)	/* metadata on its own device */
+#define DTRBD_MDF_FULL_SYNC	(1u << 6)	/* next resync must be full */
+#define DTRBD_MDF_ALL		0x7fu
 
 struct dtrbd_md_super {
 	__le64 magic;
@@ -166,6 +226,24 @@ struct dtrbd_md_super {
 	__u8 reserved[140];
 	__le32 crc;		/* crc32c (seed ~0, no final xor) of the
 				 * preceding bytes */
+} __packed;
+
+/*
+ * Activity log: DTRBD_MD_AL_SIZE bytes hold a ring of 4 KiB transaction
+ * blocks; block (seq % DTRBD_AL_SLOTS) holds transaction @seq, which lists
+ * every extent that is hot after it. Recovery takes the valid block with
+ * the highest seq. A torn write leaves the previous one intact.
+ */
+#define DTRBD_AL_MAGIC		0x314c4144u	/* "DAL1" LE */
+#define DTRBD_AL_SLOTS		(DTRBD_MD_AL_SIZE / 4096u)
+#define DTRBD_AL_BLOCK_EXTENTS	1018
+struct dtrbd_al_block {
+	__le32 magic;
+	__le32 crc;		/* crc32c (seed ~0) of the block, crc = 0 */
+	__le64 seq;
+	__le32 n;		/* extents listed */
+	__le32 reserved;
+	__le32 extents[DTRBD_AL_BLOCK_EXTENTS];
 } __packed;
 
 /*
@@ -198,6 +276,32 @@ static inline int dtrbd_md_layout(__u64 dev_size, struct dtrbd_md_layout *l)
 	l->bm_offset = l->al_offset - l->bm_size;
 	l->data_size = l->bm_offset;
 	if (l->data_size < DTRBD_MD_MIN_DATA)
+		return -1;
+	return 0;
+}
+
+/*
+ * External metadata: the data device is all data (rounded down to 4 KiB);
+ * the metadata device holds [ superblock | activity log | bitmap ] from
+ * byte 0. Returns -1 when the metadata device is too small for the bitmap
+ * of that data device, or the data device is too small.
+ */
+static inline int dtrbd_md_layout_external(__u64 data_dev_size,
+					   __u64 meta_dev_size,
+					   struct dtrbd_md_layout *l)
+{
+	__u64 data = data_dev_size & ~(__u64)(DTRBD_MD_BLOCK - 1);
+	__u64 bits = data / DTRBD_MD_BLOCK;
+
+	if (data < DTRBD_MD_MIN_DATA)
+		return -1;
+	l->data_size = data;
+	l->sb_offset = 0;
+	l->al_offset = DTRBD_MD_SB_SIZE;
+	l->bm_offset = l->al_offset + DTRBD_MD_AL_SIZE;
+	l->bm_size = ((bits + 7) / 8 + DTRBD_MD_BLOCK - 1) &
+		     ~(__u64)(DTRBD_MD_BLOCK - 1);
+	if (meta_dev_size < l->bm_offset + l->bm_size)
 		return -1;
 	return 0;
 }

@@ -22,7 +22,12 @@ static void dtrbd_check_layout(void)
 	/* The wire and disk formats are frozen: see dtrbd_protocol.h. */
 	BUILD_BUG_ON(sizeof(struct dtrbd_hdr) != 16);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_hello) != 104);
-	BUILD_BUG_ON(sizeof(struct dtrbd_p_state) != 40);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_state) != 56);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_bitmap) != 16);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_barrier) != 8);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_csum) != 24);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_uuid_sync) != 8);
+	BUILD_BUG_ON(sizeof(struct dtrbd_al_block) != 4096);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_data) != 24);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_ack) != 24);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_sync_done) != 8);

@@ -11,7 +11,13 @@
 
 static_assert(sizeof(struct dtrbd_hdr) == 16);
 static_assert(sizeof(struct dtrbd_p_hello) == 104);
-static_assert(sizeof(struct dtrbd_p_state) == 40);
+static_assert(sizeof(struct dtrbd_p_state) == 56);
+static_assert(sizeof(struct dtrbd_p_bitmap) == 16);
+static_assert(sizeof(struct dtrbd_p_barrier) == 8);
+static_assert(sizeof(struct dtrbd_p_csum) == 24);
+static_assert(sizeof(struct dtrbd_p_uuid_sync) == 8);
+static_assert(sizeof(struct dtrbd_al_block) == 4096);
+static_assert(DTRBD_AL_SLOTS * 4096 == DTRBD_MD_AL_SIZE);
 static_assert(sizeof(struct dtrbd_p_data) == 24);
 static_assert(sizeof(struct dtrbd_p_ack) == 24);
 static_assert(sizeof(struct dtrbd_md_super) == 256);

@@ -2,12 +2,13 @@
 # tests/vm/dtrbd.sh: dtrbd helpers for lab scenarios (sourced after lib.sh).
 #
 # Hosts see this machine's root, so the fresh build is used in place:
-#   DT_TOP/kmod/dtrbd.ko and DT_TOP/build/ctl/dtrbdctl.
+#   DT_TOP/kmod/dtrbd.ko and DT_TOP/build/ctl/dtrbdctl
 # Host hI has address 10.99.0.I; device MINOR replicates on port 7700+MINOR.
 
 DT_TOP=$(cd "$LAB_ROOT/../.." && pwd)
-DT_KO="$DT_TOP/kmod/dtrbd.ko"
-DT_CTL="$DT_TOP/build/ctl/dtrbdctl"
+# DTRBD_KO / DTRBD_CTL override them (e.g. to benchmark a saved build).
+DT_KO="${DTRBD_KO:-$DT_TOP/kmod/dtrbd.ko}"
+DT_CTL="${DTRBD_CTL:-$DT_TOP/build/ctl/dtrbdctl}"
 
 dt_preflight() {
 	[[ -f "$DT_KO" ]] || fail "no $DT_KO: build first (tools/check or make -C kmod)"

@@ -28,6 +28,14 @@
 #define DTRBD_TIMEOUT_MS_MAX	600000
 #define DTRBD_TIMEOUT_MS_DEFAULT 5000
 
+/* Activity log size (DTRBD_A_AL_EXTENTS), in 4 MiB extents. */
+#define DTRBD_AL_EXTENTS_MIN	7
+#define DTRBD_AL_EXTENTS_MAX	1018	/* one 4 KiB transaction block */
+#define DTRBD_AL_EXTENTS_DEFAULT 257	/* ~1 GiB of hot data */
+
+/* Fixed resync rate (DTRBD_A_RESYNC_RATE), KiB/s; 0 = dynamic. */
+#define DTRBD_RESYNC_RATE_MAX	(4u << 20)	/* 4 GiB/s */
+
 enum dtrbd_cmd {
 	DTRBD_CMD_UNSPEC,
 	DTRBD_CMD_ATTACH,	/* MINOR, DISK_PATH -> creates /dev/dtrbdMINOR */
@@ -38,6 +46,27 @@ enum dtrbd_cmd {
 	DTRBD_CMD_SECONDARY,	/* MINOR */
 	DTRBD_CMD_GET_DEVICE,	/* MINOR (doit) or dump of all devices */
 	DTRBD_CMD_EVENT,	/* multicast only: device status + EVENT */
+	/*
+	 * MINOR [, REPAIR]: start an online verify; connected, no resync
+	 * running. Returns at once; progress in SYNC_* with SYNC_KIND
+	 * VERIFY; EV_VERIFY_FINISHED carries VERIFY_CHECKED/DIFFERING.
+	 * Differing blocks are marked out of sync; with REPAIR a resync
+	 * from this side follows at once (EV_SYNC_STARTED/FINISHED).
+	 */
+	DTRBD_CMD_VERIFY,
+	/* MINOR: our data is bad: full resync from the peer (connected) */
+	DTRBD_CMD_INVALIDATE,
+	/* MINOR: the peer's data is bad: full resync to it (connected) */
+	DTRBD_CMD_INVALIDATE_REMOTE,
+	/*
+	 * MINOR [, CLEAR_BITMAP]: start a new data generation. With
+	 * CLEAR_BITMAP on a connected pair of two Secondaries whose data is
+	 * known identical (e.g. both freshly zeroed): both become UpToDate
+	 * without the initial full sync.
+	 */
+	DTRBD_CMD_NEW_CURRENT_UUID,
+	/* MINOR, RESYNC_RATE: change tunables of a running device */
+	DTRBD_CMD_SET_OPTIONS,
 
 	__DTRBD_CMD_MAX,
 };
@@ -79,6 +108,31 @@ enum dtrbd_attr {
 	DTRBD_A_REASON,		/* string: why the event happened */
 	DTRBD_A_IN_FLIGHT,	/* u32: writes waiting for the peer */
 
+	/* connect options */
+	DTRBD_A_DISCARD_MY_DATA, /* flag: resolve a split brain: we are target */
+	DTRBD_A_AFTER_SB,	/* u8: enum dtrbd_after_sb, automatic recovery */
+	DTRBD_A_RESYNC_RATE,	/* u32: KiB/s; 0 = dynamic controller */
+	/* attach options */
+	DTRBD_A_AL_EXTENTS,	/* u32: activity log size, 4 MiB extents */
+	DTRBD_A_META_PATH,	/* string: external metadata device */
+	/* new-current-uuid */
+	DTRBD_A_CLEAR_BITMAP,	/* flag: both sides hold identical data */
+
+	/* more status */
+	DTRBD_A_OOS_BYTES,	/* u64: bytes marked out of sync (bitmap) */
+	DTRBD_A_SYNC_RATE,	/* u64: resync bytes per second, recent */
+	DTRBD_A_SYNC_KIND,	/* u8: enum dtrbd_sync_kind of this run */
+	DTRBD_A_VERIFY_CHECKED,	/* u64: blocks compared by the last verify */
+	DTRBD_A_VERIFY_DIFFERING, /* u64: blocks found different */
+	DTRBD_A_AL_WRITES,	/* u64: activity log transactions written */
+	DTRBD_A_AL_EXTENTS_USED, /* u32: hot extents now */
+	DTRBD_A_RS_SENT_BYTES,	/* u64: resync payload bytes sent */
+	DTRBD_A_RS_RECEIVED_BYTES, /* u64: resync payload bytes received */
+	DTRBD_A_RS_SAME_BYTES,	/* u64: bytes skipped: checksums matched */
+	DTRBD_A_FLAGS,		/* u32: DTRBD_F_* */
+	DTRBD_A_META_DISK,	/* string: metadata device (external) */
+	DTRBD_A_REPAIR,		/* flag: verify then resync what differs */
+
 	__DTRBD_A_MAX,
 };
 #define DTRBD_A_MAX (__DTRBD_A_MAX - 1)
@@ -116,6 +170,25 @@ enum dtrbd_sync_state {
 	DTRBD_SYNC_TARGET,
 };
 
+/* Automatic split-brain recovery (DTRBD_A_AFTER_SB). */
+enum dtrbd_after_sb {
+	DTRBD_SB_DISCONNECT,	/* default: refuse, the operator decides */
+	DTRBD_SB_DISCARD_ZERO_CHANGES,	/* a side that wrote nothing is target */
+	DTRBD_SB_DISCARD_SECONDARY,	/* the side that is Secondary now is target */
+};
+
+enum dtrbd_sync_kind {
+	DTRBD_SK_NONE,
+	DTRBD_SK_BITMAP,	/* out-of-sync blocks only */
+	DTRBD_SK_FULL,		/* every block */
+	DTRBD_SK_VERIFY,	/* online verify: compare, do not copy */
+};
+
+/* DTRBD_A_FLAGS */
+#define DTRBD_F_CRASHED_PRIMARY	(1u << 0)	/* attached after a crash as Primary */
+#define DTRBD_F_SPLIT_BRAIN	(1u << 1)	/* the last connect found split brain */
+#define DTRBD_F_PEER_OUTDATED	(1u << 2)	/* the peer lacks our newest writes */
+
 enum dtrbd_event {
 	DTRBD_EV_NONE,
 	DTRBD_EV_ATTACHED,
@@ -127,6 +200,10 @@ enum dtrbd_event {
 	DTRBD_EV_SYNC_STARTED,
 	DTRBD_EV_SYNC_FINISHED,
 	DTRBD_EV_DISK,		/* local disk state changed */
+	DTRBD_EV_VERIFY_STARTED,
+	DTRBD_EV_VERIFY_FINISHED,
+	DTRBD_EV_SPLIT_BRAIN,	/* REASON says how to resolve it */
+	DTRBD_EV_IO_ERROR,	/* the backing disk failed and was detached */
 };
 
 #endif /* _UAPI_LINUX_DTRBD_H */
