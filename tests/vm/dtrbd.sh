@@ -6,9 +6,20 @@
 # Host hI has address 10.99.0.I; device MINOR replicates on port 7700+MINOR.
 
 DT_TOP=$(cd "$LAB_ROOT/../.." && pwd)
-# DTRBD_KO / DTRBD_CTL override them (e.g. to benchmark a saved build).
-DT_KO="${DTRBD_KO:-$DT_TOP/kmod/dtrbd.ko}"
-DT_CTL="${DTRBD_CTL:-$DT_TOP/build/ctl/dtrbdctl}"
+# DTRBD_KO / DTRBD_CTL override them (e.g. to benchmark a saved build);
+# they are copied under build/ because guests do not see this machine's /tmp.
+DT_KO="$DT_TOP/kmod/dtrbd.ko"
+DT_CTL="$DT_TOP/build/ctl/dtrbdctl"
+_dt_override() {	# _dt_override FILE NAME: echo a guest-visible copy
+	local d="$DT_TOP/build/lab-override.$$"
+	mkdir -p "$d" && cp -f "$1" "$d/$2" && echo "$d/$2"
+}
+if [[ -n "${DTRBD_KO:-}" ]]; then
+	DT_KO=$(_dt_override "$DTRBD_KO" dtrbd.ko)
+fi
+if [[ -n "${DTRBD_CTL:-}" ]]; then
+	DT_CTL=$(_dt_override "$DTRBD_CTL" dtrbdctl)
+fi
 
 dt_preflight() {
 	[[ -f "$DT_KO" ]] || fail "no $DT_KO: build first (tools/check or make -C kmod)"
