@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-// Backing devices: open them, size them, read and create their metadata.
+// Backing devices: open them, size them, read and create their metadata,
+// internal (at the end of the data device) or external (on a device of its
+// own, given with --meta).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/fd.h"
@@ -16,13 +19,22 @@ struct Backing {
 	bool is_block = false;
 };
 
-// Open a block device (O_EXCL when @write) or a regular file and size it
-// (BLKGETSIZE64 or fstat). Errors are sentences naming @path.
-Result<Backing> open_backing(const std::string &path, bool write);
+enum class Access {
+	kRead,		// O_RDONLY
+	kReadExclusive,	// O_RDONLY, and O_EXCL for a block device: not in use
+	kWrite,		// O_RDWR, and O_EXCL for a block device
+};
 
-// The valid superblock of @path, or the sentence explaining why there is
-// none ("PATH has no dtrbd metadata; create it with: ...").
-Result<MdSuper> read_metadata(const std::string &path);
+// Open a block device or a regular file and size it (BLKGETSIZE64 or
+// fstat). Errors are sentences naming @path.
+Result<Backing> open_backing(const std::string &path, Access access);
+
+// The valid superblock for data device @disk: at its end, or with @meta at
+// byte 0 of @meta (and then laid out for the size of @disk). Otherwise the
+// sentence explaining why there is none ("PATH has no dtrbd metadata;
+// create it with: ...").
+Result<MdSuper> read_metadata(const std::string &disk,
+			      const std::optional<std::string> &meta = std::nullopt);
 
 struct CreatedMd {
 	MdLayout layout;
@@ -30,8 +42,11 @@ struct CreatedMd {
 };
 
 // create-md: write a fresh superblock (state Inconsistent, new random
-// device uuid) and zero the bitmap and activity log. Refuses to overwrite
-// valid metadata unless @force.
-Result<CreatedMd> create_metadata(const std::string &path, bool force);
+// device uuid) and zero the bitmap and activity log, at the end of @disk
+// or, with @meta, from byte 0 of @meta (then @disk is only opened
+// exclusively to be sized, never written). Refuses to overwrite valid
+// metadata, or metadata of another version, unless @force.
+Result<CreatedMd> create_metadata(const std::string &disk, bool force,
+				  const std::optional<std::string> &meta = std::nullopt);
 
 } // namespace dtrbd

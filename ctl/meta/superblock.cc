@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "common/log.h"
@@ -44,9 +45,30 @@ uint64_t md_min_device_size()
 	return size;
 }
 
-MdSuper new_super(uint64_t dev_size, const MdLayout &l, uint64_t device_uuid)
+std::optional<MdLayout> md_layout_external(uint64_t data_dev_size,
+					   uint64_t meta_dev_size)
+{
+	MdLayout l;
+	if (dtrbd_md_layout_external(data_dev_size, meta_dev_size, &l) != 0)
+		return std::nullopt;
+	return l;
+}
+
+uint64_t md_min_meta_size(uint64_t data_dev_size)
+{
+	MdLayout l;
+	// With an unbounded metadata device only the data size can fail.
+	if (dtrbd_md_layout_external(data_dev_size, UINT64_MAX, &l) != 0)
+		return DTRBD_MD_SB_SIZE + DTRBD_MD_AL_SIZE + DTRBD_MD_BLOCK;
+	return l.bm_offset + l.bm_size;
+}
+
+MdSuper new_super(uint64_t dev_size, const MdLayout &l, uint64_t device_uuid,
+		  bool external)
 {
 	MdSuper sb;
+	if (external)
+		sb.flags |= DTRBD_MDF_EXTERNAL;
 	sb.dev_size = dev_size;
 	sb.data_size = l.data_size;
 	sb.bm_offset = l.bm_offset;
@@ -101,8 +123,8 @@ Result<MdSuper> decode_super(const uint8_t *p, size_t len)
 	s.version = le32toh(d.version);
 	if (s.version != DTRBD_MD_VERSION)
 		return Status::error(str("metadata version ", s.version,
-					 " is not supported (this dtrbdctl knows ",
-					 DTRBD_MD_VERSION, ")"), ENOTSUP);
+					 ", but this dtrbdctl supports only version ",
+					 DTRBD_MD_VERSION), ENOTSUP);
 	s.sb_size = le32toh(d.sb_size);
 	s.dev_size = le64toh(d.dev_size);
 	s.data_size = le64toh(d.data_size);
@@ -123,11 +145,22 @@ Result<MdSuper> decode_super(const uint8_t *p, size_t len)
 	bool sane = s.sb_size == DTRBD_MD_SB_SIZE &&
 		    s.bm_block_size == DTRBD_MD_BLOCK &&
 		    s.data_size % DTRBD_MD_BLOCK == 0 &&
-		    s.data_size <= s.bm_offset && s.bm_offset <= s.al_offset &&
-		    s.bm_size <= s.al_offset - s.bm_offset &&
-		    s.al_offset <= s.dev_size &&
-		    s.al_size <= s.dev_size - s.al_offset &&
 		    !(s.flags & ~DTRBD_MDF_ALL);
+	if (!s.external())
+		// [ data | bitmap | activity log | superblock ]
+		sane = sane && s.data_size <= s.bm_offset &&
+		       s.bm_offset <= s.al_offset &&
+		       s.bm_size <= s.al_offset - s.bm_offset &&
+		       s.al_offset <= s.dev_size &&
+		       s.al_size <= s.dev_size - s.al_offset;
+	else
+		// [ superblock | activity log | bitmap ] on its own device;
+		// the bitmap covers every block of the data device.
+		sane = sane && s.data_size <= s.dev_size &&
+		       s.al_offset >= s.sb_size &&
+		       s.al_offset <= s.bm_offset &&
+		       s.al_size <= s.bm_offset - s.al_offset &&
+		       s.bm_size >= (s.data_size / DTRBD_MD_BLOCK + 7) / 8;
 	if (!sane)
 		return Status::error("the superblock's fields are inconsistent",
 				     EBADMSG);

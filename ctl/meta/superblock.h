@@ -21,6 +21,12 @@ using MdLayout = struct dtrbd_md_layout;
 std::optional<MdLayout> md_layout(uint64_t dev_size);
 // The smallest backing device size md_layout() accepts.
 uint64_t md_min_device_size();
+// dtrbd_md_layout_external(): data device of @data_dev_size bytes, metadata
+// device of @meta_dev_size bytes; nullopt when either is too small.
+std::optional<MdLayout> md_layout_external(uint64_t data_dev_size,
+					   uint64_t meta_dev_size);
+// The smallest metadata device for a data device of @data_dev_size bytes.
+uint64_t md_min_meta_size(uint64_t data_dev_size);
 
 // Host-order view of the superblock (magic and crc are implied).
 struct MdSuper {
@@ -37,10 +43,13 @@ struct MdSuper {
 	uint64_t device_uuid = 0;
 
 	bool operator==(const MdSuper &) const = default;
+	bool external() const { return flags & DTRBD_MDF_EXTERNAL; }
 };
 
-// A fresh superblock for a device of @dev_size bytes laid out as @l.
-MdSuper new_super(uint64_t dev_size, const MdLayout &l, uint64_t device_uuid);
+// A fresh superblock for a (data) device of @dev_size bytes laid out as @l;
+// @external sets DTRBD_MDF_EXTERNAL (the layout is then on its own device).
+MdSuper new_super(uint64_t dev_size, const MdLayout &l, uint64_t device_uuid,
+		  bool external = false);
 
 using SuperBlock = std::array<uint8_t, DTRBD_MD_SB_SIZE>;
 
@@ -50,8 +59,10 @@ SuperBlock encode_super(const MdSuper &sb);
 
 // Decode and check a superblock area of @len bytes. Failures carry
 // errnum ENODATA (no dtrbd magic: no metadata at all), EBADMSG (damaged:
-// checksum or fields inconsistent) or ENOTSUP (newer metadata version), and
-// a phrase saying what is wrong.
+// checksum or fields inconsistent) or ENOTSUP (another metadata version),
+// and a phrase saying what is wrong. The field checks follow the layout the
+// flags name: internal (metadata after the data) or DTRBD_MDF_EXTERNAL
+// (superblock, activity log, bitmap from byte 0 of the metadata device).
 Result<MdSuper> decode_super(const uint8_t *p, size_t len);
 
 } // namespace dtrbd

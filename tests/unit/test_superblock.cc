@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fcntl.h>
 #include <unistd.h>
 #include <vector>
 
 #include "common/fd.h"
+#include "common/log.h"
 #include "meta/crc32c.h"
 #include "meta/disk.h"
 #include "meta/superblock.h"
@@ -126,14 +129,22 @@ TEST_CASE("superblock decode detects every corrupted byte", "[meta]")
 	CHECK(decode_super(zero.data(), zero.size()).status().errnum() == ENODATA);
 }
 
-TEST_CASE("superblock decode rejects a newer version and nonsense", "[meta]")
+TEST_CASE("superblock decode rejects other versions and nonsense", "[meta]")
 {
-	MdSuper v2 = sample();
-	v2.version = 2;
-	SuperBlock b = encode_super(v2);
-	auto d = decode_super(b.data(), b.size());
-	REQUIRE_FALSE(d);
-	CHECK(d.status().errnum() == ENOTSUP);
+	static_assert(DTRBD_MD_VERSION == 2);
+	for (uint32_t version : {1u, 3u}) {
+		MdSuper other = sample();
+		other.version = version;
+		SuperBlock ob = encode_super(other);
+		auto od = decode_super(ob.data(), ob.size());
+		REQUIRE_FALSE(od);
+		CHECK(od.status().errnum() == ENOTSUP);
+		CHECK(od.status().message() ==
+		      str("metadata version ", version,
+			  ", but this dtrbdctl supports only version 2"));
+	}
+	SuperBlock b;
+	Result<MdSuper> d = Status::error("unset");
 
 	MdSuper nonsense = sample();
 	nonsense.bm_offset = nonsense.dev_size + 1;
@@ -224,4 +235,195 @@ TEST_CASE("damaged metadata is named as such", "[meta][disk]")
 	CHECK(r.status().message().starts_with(path + " has damaged dtrbd metadata (checksum mismatch"));
 	// create-md overwrites damaged metadata without --force.
 	CHECK(create_metadata(path, false));
+}
+
+// ---- external metadata ------------------------------------------------------
+
+namespace {
+
+std::vector<uint8_t> read_all(const std::string &path)
+{
+	std::vector<uint8_t> buf(std::filesystem::file_size(path));
+	UniqueFd fd(::open(path.c_str(), O_RDONLY));
+	REQUIRE(pread(fd.get(), buf.data(), buf.size(), 0) == static_cast<ssize_t>(buf.size()));
+	return buf;
+}
+
+void fill(const std::string &path, uint64_t off, size_t len, uint8_t byte)
+{
+	std::vector<uint8_t> b(len, byte);
+	UniqueFd fd(::open(path.c_str(), O_RDWR));
+	REQUIRE(pwrite(fd.get(), b.data(), len, static_cast<off_t>(off)) ==
+		static_cast<ssize_t>(len));
+}
+
+} // namespace
+
+TEST_CASE("external layout: superblock, activity log, bitmap from byte 0", "[meta]")
+{
+	auto l = md_layout_external(256 * MiB + 100, 1 * MiB);
+	REQUIRE(l);
+	CHECK(l->data_size == 256 * MiB);		// rounded down to 4 KiB
+	CHECK(l->sb_offset == 0);
+	CHECK(l->al_offset == 4096);
+	CHECK(l->bm_offset == 4096 + 32 * 1024);
+	CHECK(l->bm_size == 8192);
+	CHECK(md_min_meta_size(256 * MiB) == 4096 + 32 * 1024 + 8192);
+	CHECK(md_layout_external(256 * MiB, md_min_meta_size(256 * MiB)));
+	CHECK_FALSE(md_layout_external(256 * MiB, md_min_meta_size(256 * MiB) - 1));
+	CHECK_FALSE(md_layout_external(MiB - 4096, 1 * MiB));	// too little data
+	// 1 TiB of data: 32 MiB of bitmap.
+	CHECK(md_min_meta_size(uint64_t{1} << 40) == 4096 + 32 * 1024 + 32 * MiB);
+}
+
+TEST_CASE("external superblock round trip and its own sanity checks", "[meta]")
+{
+	auto l = md_layout_external(256 * MiB, 1 * MiB);
+	REQUIRE(l);
+	MdSuper s = new_super(256 * MiB, *l, 42, true);
+	CHECK(s.external());
+	CHECK(s.flags == DTRBD_MDF_EXTERNAL);
+	SuperBlock b = encode_super(s);
+	auto d = decode_super(b.data(), b.size());
+	REQUIRE(d);
+	CHECK(*d == s);
+
+	MdSuper small_bitmap = s;
+	small_bitmap.bm_size = 4096;			// covers only 128 MiB
+	b = encode_super(small_bitmap);
+	CHECK(decode_super(b.data(), b.size()).status().errnum() == EBADMSG);
+	MdSuper overlap = s;
+	overlap.al_offset = 0;				// over the superblock
+	b = encode_super(overlap);
+	CHECK(decode_super(b.data(), b.size()).status().errnum() == EBADMSG);
+	MdSuper not_external = s;			// internal checks apply
+	not_external.flags = 0;
+	b = encode_super(not_external);
+	CHECK(decode_super(b.data(), b.size()).status().errnum() == EBADMSG);
+}
+
+TEST_CASE("create-md --meta: external metadata round trip on files", "[meta][disk]")
+{
+	test::TmpDir dir;
+	std::string disk = dir.file("disk", 16 * MiB + 1000);
+	std::string meta = dir.file("meta", 1 * MiB);
+	fill(disk, 0, 4096, 0xAB);
+	fill(disk, 16 * MiB - 64 * 1024, 64 * 1024, 0xCD);	// where internal md goes
+	fill(meta, 0, 1 * MiB, 0xFF);
+	auto before = read_all(disk);
+
+	auto none = read_metadata(disk, meta);
+	REQUIRE_FALSE(none);
+	CHECK(none.status().message() == meta + " has no dtrbd metadata; create it with: "
+					 "dtrbdctl create-md --disk " + disk + " --meta " + meta);
+
+	auto md = create_metadata(disk, false, meta);
+	REQUIRE(md);
+	CHECK(read_all(disk) == before);		// the data device is untouched
+	CHECK(md->super.external());
+	CHECK(md->super.flags == DTRBD_MDF_EXTERNAL);
+	CHECK(md->super.version == DTRBD_MD_VERSION);
+	CHECK(md->super.dev_size == 16 * MiB + 1000);
+	CHECK(md->super.data_size == 16 * MiB);
+	CHECK(md->super.al_offset == 4096);
+	CHECK(md->super.bm_offset == 4096 + 32 * 1024);
+	CHECK(md->super.bm_size == 4096);
+	CHECK(md->layout.sb_offset == 0);
+
+	auto m = read_all(meta);
+	auto sb = decode_super(m.data(), 4096);
+	REQUIRE(sb);
+	CHECK(*sb == md->super);
+	// activity log and bitmap zeroed, the rest of the meta device untouched
+	uint64_t end = md->super.bm_offset + md->super.bm_size;
+	CHECK(std::all_of(m.begin() + 4096, m.begin() + static_cast<long>(end),
+			  [](uint8_t b) { return b == 0; }));
+	CHECK(std::all_of(m.begin() + static_cast<long>(end), m.end(),
+			  [](uint8_t b) { return b == 0xFF; }));
+
+	auto back = read_metadata(disk, meta);
+	REQUIRE(back);
+	CHECK(*back == md->super);
+	// ...and it is not internal metadata of the data device
+	CHECK(read_metadata(disk).status().errnum() == ENODATA);
+
+	auto again = create_metadata(disk, false, meta);
+	REQUIRE_FALSE(again);
+	CHECK(again.status().message().starts_with(meta + " already has dtrbd metadata (created for a "
+						   "16778216-byte device, device uuid "));
+	auto forced = create_metadata(disk, true, meta);
+	REQUIRE(forced);
+	CHECK(forced->super.device_uuid != md->super.device_uuid);
+	CHECK(read_all(disk) == before);
+}
+
+TEST_CASE("external metadata refusals", "[meta][disk]")
+{
+	test::TmpDir dir;
+	std::string disk = dir.file("disk", 256 * MiB);
+	std::string tiny = dir.file("tiny", 40 * 1024);
+	auto r = create_metadata(disk, false, tiny);
+	REQUIRE_FALSE(r);
+	CHECK(r.status().message() == tiny + " is too small for the metadata of " + disk +
+					      ": 40960 bytes, it needs at least 45056");
+
+	std::string small_disk = dir.file("small", 512 * 1024);
+	std::string meta = dir.file("meta", 1 * MiB);
+	r = create_metadata(small_disk, false, meta);
+	REQUIRE_FALSE(r);
+	CHECK(r.status().message() == small_disk +
+					      " is too small: 524288 bytes, dtrbd needs at least 1048576");
+
+	std::filesystem::create_symlink(disk, dir.path() + "/alias");
+	r = create_metadata(disk, false, dir.path() + "/alias");
+	REQUIRE_FALSE(r);
+	CHECK(r.status().message() == "--meta " + dir.path() + "/alias is the same device as --disk " +
+					      disk + "; external metadata needs a device of its own");
+
+	// Metadata made for another size of data device.
+	REQUIRE(create_metadata(disk, false, meta));
+	std::filesystem::resize_file(disk, 300 * MiB);
+	auto rd = read_metadata(disk, meta);
+	REQUIRE_FALSE(rd);
+	CHECK(rd.status().message() == meta + " holds dtrbd metadata for 268435456 bytes of data, but " +
+					       disk + " has 314572800 bytes; recreate it with: dtrbdctl "
+					       "create-md --force --disk " + disk + " --meta " + meta);
+
+	// Internal metadata read through --meta is not external metadata.
+	std::string other = dir.file("other", 16 * MiB);
+	REQUIRE(create_metadata(other, false));
+	auto internal_sb = read_range(other, 16 * MiB - 4096, 4096);
+	fill(meta, 0, 4096, 0);
+	{
+		UniqueFd fd(::open(meta.c_str(), O_RDWR));
+		REQUIRE(pwrite(fd.get(), internal_sb.data(), 4096, 0) == 4096);
+	}
+	rd = read_metadata(disk, meta);
+	REQUIRE_FALSE(rd);
+	CHECK(rd.status().message().starts_with(meta + " has damaged dtrbd metadata (the superblock "
+							"at its start is not marked external)"));
+}
+
+TEST_CASE("create-md keeps metadata of another version without --force", "[meta][disk]")
+{
+	test::TmpDir dir;
+	std::string path = dir.file("disk", 16 * MiB);
+	auto l = md_layout(16 * MiB);
+	REQUIRE(l);
+	MdSuper future = new_super(16 * MiB, *l, 7);
+	future.version = DTRBD_MD_VERSION + 1;
+	SuperBlock b = encode_super(future);
+	{
+		UniqueFd fd(::open(path.c_str(), O_RDWR));
+		REQUIRE(pwrite(fd.get(), b.data(), b.size(), static_cast<off_t>(l->sb_offset)) == 4096);
+	}
+	auto rd = read_metadata(path);
+	REQUIRE_FALSE(rd);
+	CHECK(rd.status().message() == path + " has dtrbd metadata version 3, but this dtrbdctl "
+					       "supports only version 2");
+	auto r = create_metadata(path, false);
+	REQUIRE_FALSE(r);
+	CHECK(r.status().message() == path + " has dtrbd metadata version 3, but this dtrbdctl "
+					      "supports only version 2; use --force to overwrite it");
+	CHECK(create_metadata(path, true));
 }
