@@ -118,11 +118,12 @@ TEST_CASE("hello body validation", "[hello]")
 {
 	HelloPacket pkt = encode_hello(sample());
 	HelloPacket bad = pkt;
-	put_be32(bad.data() + kHdrSize, 3);		// min 3 > max 1
-	CHECK(body_error(bad) == "the peer's hello is malformed: protocol versions 3-1");
+	static_assert(DTRBD_PROTO_MAX == 2);
+	put_be32(bad.data() + kHdrSize, 3);		// min 3 > max 2
+	CHECK(body_error(bad) == "the peer's hello is malformed: protocol versions 3-2");
 	bad = pkt;
 	put_be32(bad.data() + kHdrSize, 0);		// version 0 does not exist
-	CHECK(body_error(bad) == "the peer's hello is malformed: protocol versions 0-1");
+	CHECK(body_error(bad) == "the peer's hello is malformed: protocol versions 0-2");
 	bad = pkt;
 	put_be32(bad.data() + kHdrSize + 36, 1);
 	CHECK(body_error(bad) == "the peer's hello has a nonzero reserved field");
@@ -151,7 +152,7 @@ TEST_CASE("negotiation", "[hello]")
 	REQUIRE_FALSE(c);
 	CHECK(c.status().message() == "peer speaks protocol versions 3-4, we speak 1-1");
 
-	peer = sample();
+	ours = peer = sample();
 	peer.size_bytes = ours.size_bytes + 4096;
 	auto d = negotiate(ours, peer);
 	REQUIRE_FALSE(d);
