@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // dtrbdctl: command line control of dtrbd devices. All logic lives in the
 // dtrbdcore library; this file only wires it to the process.
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -31,5 +33,6 @@ int main(int argc, char **argv)
 	dtrbd::Env env{std::cout, std::cerr, dtrbd::NetlinkKernel::open};
 	env.watch_signals = watch_signals;
 	env.stop_requested = [] { return g_stop != 0; };
+	env.err_is_terminal = [] { return isatty(STDERR_FILENO) == 1; };
 	return dtrbd::run_cli(argc, argv, env);
 }

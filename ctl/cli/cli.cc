@@ -38,6 +38,9 @@ struct Invocation {
 	Env &env;
 	Kernel *kernel = nullptr;
 	ConnectOptions connect;		// filled by prepare_connect()
+	AttachOptions attach;		// prepare_attach()
+	VerifyOptions verify;		// prepare_verify()
+	uint32_t resync_rate_kib = 0;	// prepare_set_options()
 };
 
 struct Command {
@@ -120,14 +123,58 @@ void disk_option(po::options_description_easy_init add)
 	    "backing block device (or regular file, for tests)");
 }
 
+std::optional<std::string> optional_text(const Invocation &inv, const char *name)
+{
+	return inv.vm.count(name) ? std::optional(text(inv, name)) : std::nullopt;
+}
+
+// --resync-rate: KiB/s, 0 for "dynamic". The messages say "4G".
+static_assert(DTRBD_RESYNC_RATE_MAX == 4u << 20);
+Result<uint32_t> resync_rate(const Invocation &inv)
+{
+	const std::string &s = text(inv, "resync-rate");
+	auto v = parse_resync_rate(s);
+	if (!v)
+		return usage_error(str("--resync-rate must be 'dynamic' or a rate per second "
+				       "with a binary unit from 1K to 4G (e.g. 800K, 50M, 1G), "
+				       "not '", s, "'"));
+	return *v;
+}
+
+void meta_option(po::options_description_easy_init add, const char *what)
+{
+	add("meta", po::value<std::string>()->value_name("PATH"), what);
+}
+
+constexpr const char *kRateHelp =
+	"'dynamic' (the default) or a fixed rate per second with a binary unit, "
+	"K, M or G (e.g. 800K, 50M, 1G), at most 4G";
+
 Status run_create_md(Invocation &inv)
 {
-	return cmd_create_md(text(inv, "disk"), flag(inv, "force"), inv.env.out);
+	return cmd_create_md(text(inv, "disk"), optional_text(inv, "meta"),
+			     flag(inv, "force"), inv.env.out);
+}
+
+Status prepare_attach(Invocation &inv)
+{
+	AttachOptions &o = inv.attach;
+	o.minor = inv.minor;
+	o.disk = text(inv, "disk");
+	o.meta = optional_text(inv, "meta");
+	if (inv.vm.count("al-extents")) {
+		auto n = number(inv, "al-extents", DTRBD_AL_EXTENTS_MIN,
+				DTRBD_AL_EXTENTS_MAX, "4 MiB extents");
+		if (!n)
+			return n.status();
+		o.al_extents = static_cast<uint32_t>(*n);
+	}
+	return {};
 }
 
 Status run_attach(Invocation &inv)
 {
-	return cmd_attach(*inv.kernel, inv.minor, text(inv, "disk"), inv.env.out);
+	return cmd_attach(*inv.kernel, inv.attach, inv.env.out);
 }
 
 Status prepare_connect(Invocation &inv)
@@ -165,6 +212,20 @@ Status prepare_connect(Invocation &inv)
 	if (o.node_name.empty() || o.node_name.size() >= DTRBD_NODE_NAME_LEN)
 		return usage_error(str("--node-name must be 1 to ", DTRBD_NODE_NAME_LEN - 1,
 				       " characters long"));
+	o.discard_my_data = flag(inv, "discard-my-data");
+	if (inv.vm.count("after-sb")) {
+		o.after_sb = parse_after_sb(text(inv, "after-sb"));
+		if (!o.after_sb)
+			return usage_error(str("--after-sb must be disconnect, discard-zero-changes "
+					       "or discard-secondary, not '",
+					       text(inv, "after-sb"), "'"));
+	}
+	if (inv.vm.count("resync-rate")) {
+		auto rate = resync_rate(inv);
+		if (!rate)
+			return rate.status();
+		o.resync_rate_kib = *rate;
+	}
 	return {};
 }
 
@@ -199,6 +260,59 @@ Status run_status(Invocation &inv)
 			  flag(inv, "json"), inv.env.out);
 }
 
+Status prepare_verify(Invocation &inv)
+{
+	VerifyOptions &o = inv.verify;
+	o.minor = inv.minor;
+	o.repair = flag(inv, "repair");
+	o.json = flag(inv, "json");
+	auto t = number(inv, "timeout", 0, 604800, "seconds");
+	if (!t)
+		return t.status();
+	o.timeout_s = static_cast<unsigned>(*t);
+	return {};
+}
+
+Status run_verify(Invocation &inv)
+{
+	inv.env.watch_signals();
+	Waiting w;
+	w.now = inv.env.now;
+	w.stop = inv.env.stop_requested;
+	w.progress = inv.env.err_is_terminal() ? &inv.env.err : nullptr;
+	return cmd_verify(*inv.kernel, inv.verify, w, inv.env.out);
+}
+
+Status run_invalidate(Invocation &inv)
+{
+	return cmd_invalidate(*inv.kernel, inv.minor, inv.env.out);
+}
+
+Status run_invalidate_remote(Invocation &inv)
+{
+	return cmd_invalidate_remote(*inv.kernel, inv.minor, inv.env.out);
+}
+
+Status run_new_current_uuid(Invocation &inv)
+{
+	return cmd_new_current_uuid(*inv.kernel, inv.minor, flag(inv, "clear-bitmap"),
+				    inv.env.out);
+}
+
+Status prepare_set_options(Invocation &inv)
+{
+	auto rate = resync_rate(inv);
+	if (!rate)
+		return rate.status();
+	inv.resync_rate_kib = *rate;
+	return {};
+}
+
+Status run_set_options(Invocation &inv)
+{
+	return cmd_set_options(*inv.kernel, inv.minor, inv.resync_rate_kib, inv.env.out);
+}
+
 Status run_events(Invocation &inv)
 {
 	inv.env.watch_signals();
@@ -218,40 +332,72 @@ void json_option(po::options_description_easy_init add, const char *what)
 
 const Command kCommands[] = {
 {
-	"create-md", "create-md --disk PATH [--force]",
-	"write fresh dtrbd metadata to the end of a backing device",
-	"Reserves the end of PATH for dtrbd's metadata and writes it: a 4 KiB\n"
-	"superblock in the last 4 KiB, a 32 KiB activity log before it, and\n"
-	"before that the out-of-sync bitmap (one bit per 4 KiB of the device).\n"
-	"Everything in front of the bitmap is the data area, which maps 1:1 to\n"
-	"/dev/dtrbdN: the backing device alone stays a plain copy of the data.\n"
+	"create-md", "create-md --disk PATH [--meta PATH] [--force]",
+	"write fresh dtrbd metadata for a backing device",
+	"Internal metadata (without --meta) reserves the end of the --disk PATH\n"
+	"for dtrbd's metadata and writes it: a 4 KiB superblock in the last\n"
+	"4 KiB, a 32 KiB activity log before it, and before that the\n"
+	"out-of-sync bitmap (one bit per 4 KiB of the device). Everything in\n"
+	"front of the bitmap is the data area, which maps 1:1 to /dev/dtrbdN:\n"
+	"the backing device alone stays a plain copy of the data.\n"
+	"\n"
+	"External metadata (--meta PATH) puts the superblock, the activity log\n"
+	"and the bitmap, in that order from byte 0, on a device of its own, and\n"
+	"the whole --disk (rounded down to 4 KiB) is data. The --disk device is\n"
+	"only opened exclusively to learn its size and is never written. The\n"
+	"metadata device needs 36 KiB plus 32 KiB of bitmap per GiB of data,\n"
+	"rounded up to 4 KiB; attach must then be given the same --meta.\n"
 	"\n"
 	"The new metadata says the data is Inconsistent and carries a fresh\n"
 	"random device uuid; the bitmap and activity log are zeroed. The data\n"
-	"area is not touched. A block device is opened exclusively (O_EXCL), so\n"
-	"a mounted or attached device is refused. Valid metadata already on\n"
-	"PATH is only overwritten with --force.",
+	"area is not touched. Block devices are opened exclusively (O_EXCL), so\n"
+	"a mounted or attached device is refused. Valid metadata already on the\n"
+	"target (or metadata of another version) is only overwritten with\n"
+	"--force.",
 	"dtrbdctl create-md --disk /dev/vg0/vm1\n"
-	"dtrbdctl create-md --disk /dev/vg0/vm1 --force",
+	"dtrbdctl create-md --disk /dev/vg0/vm1 --force\n"
+	"dtrbdctl create-md --disk /dev/vg0/vm1 --meta /dev/vg1/vm1-meta",
 	Command::kNoMinor, false,
 	[](po::options_description_easy_init add) {
 		disk_option(add);
+		meta_option(add, "put the metadata on this device instead of the end of "
+			    "--disk (external metadata)");
 		force_option(add, "overwrite existing dtrbd metadata");
 	},
 	run_create_md,
 },
 {
-	"attach", "attach MINOR --disk PATH",
+	"attach", "attach MINOR --disk PATH [--meta PATH] [--al-extents N]",
 	"attach a backing device as /dev/dtrbdMINOR",
 	"Checks that PATH carries valid dtrbd metadata (see create-md), then asks\n"
 	"the module to open PATH (by its absolute, symlink-free path) and create\n"
-	"/dev/dtrbdMINOR over it. The device starts Secondary and StandAlone.",
-	"dtrbdctl attach 0 --disk /dev/vg0/vm1",
-	Command::kMinor, true, disk_option, run_attach,
+	"/dev/dtrbdMINOR over it. The device starts Secondary and StandAlone.\n"
+	"With --meta, the metadata is read from that device instead (it must\n"
+	"have been created with create-md --meta for this --disk), and the\n"
+	"module is given its absolute path too.\n"
+	"\n"
+	"--al-extents sets the size of the activity log: the number of 4 MiB\n"
+	"extents that may hold writes in flight at once (default 257, about\n"
+	"1 GiB). A write to an extent outside the log first writes a metadata\n"
+	"transaction, so more extents mean fewer metadata writes on the write\n"
+	"path; but after a crash of the Primary every extent in the log must be\n"
+	"resynced, so more extents also mean a longer resync then.",
+	"dtrbdctl attach 0 --disk /dev/vg0/vm1\n"
+	"dtrbdctl attach 0 --disk /dev/vg0/vm1 --meta /dev/vg1/vm1-meta --al-extents 1018",
+	Command::kMinor, true,
+	[](po::options_description_easy_init add) {
+		disk_option(add);
+		meta_option(add, "external metadata device (as given to create-md --meta)");
+		add("al-extents", po::value<std::string>()->value_name("N"),
+		    "activity log size in 4 MiB extents, 7-1018 (default: the "
+		    "module's, 257)");
+	},
+	run_attach, prepare_attach,
 },
 {
 	"connect", "connect MINOR --local IP:PORT --peer IP:PORT [--protocol C]\n"
-	"         [--timeout SECONDS] [--ping-ms N] [--peer-timeout-ms N]",
+	"         [--timeout SECONDS] [--ping-ms N] [--peer-timeout-ms N]\n"
+	"         [--discard-my-data] [--after-sb POLICY] [--resync-rate RATE]",
 	"connect /dev/dtrbdMINOR to its peer",
 	"Run the same command on both hosts, with --local and --peer swapped.\n"
 	"The host whose local endpoint is numerically lower (IP, then port)\n"
@@ -269,9 +415,31 @@ const Command kCommands[] = {
 	"Replication protocols: A - a write completes when it is on the local\n"
 	"disk and in the send buffer; B - when the peer has received it; C (the\n"
 	"default) - when the peer has written it. Only C loses nothing when one\n"
-	"host fails.",
+	"host fails.\n"
+	"\n"
+	"Split brain: when both sides changed the data while disconnected, the\n"
+	"module refuses the connection and says so (status shows the flag\n"
+	"split-brain). Decide whose changes are to be thrown away. On that side\n"
+	"(it must be Secondary: run secondary first) run connect with\n"
+	"--discard-my-data; on the other side run a plain connect. The side\n"
+	"with --discard-my-data then becomes the resync target and receives\n"
+	"every block the two sides changed. --after-sb lets the module resolve\n"
+	"a split brain by itself: disconnect (the default) refuses and leaves\n"
+	"the decision to you; discard-zero-changes discards the side that\n"
+	"wrote nothing since the split (if neither or both did, it refuses);\n"
+	"discard-secondary discards the side that is Secondary now.\n"
+	"\n"
+	"--resync-rate caps the resync speed so that applications keep their\n"
+	"share of the disk and network: 'dynamic' (the default) lets the module\n"
+	"adapt the rate to the load; a fixed rate is a size per second with a\n"
+	"binary unit (800K, 50M, 1G), at most 4G. set-options changes it later.",
 	"p1# dtrbdctl connect 0 --local 10.0.0.1:7789 --peer 10.0.0.2:7789\n"
-	"p2# dtrbdctl connect 0 --local 10.0.0.2:7789 --peer 10.0.0.1:7789",
+	"p2# dtrbdctl connect 0 --local 10.0.0.2:7789 --peer 10.0.0.1:7789\n"
+	"\n"
+	"# split brain, p2's changes are to be thrown away:\n"
+	"p2# dtrbdctl secondary 0\n"
+	"p2# dtrbdctl connect 0 --local 10.0.0.2:7789 --peer 10.0.0.1:7789 --discard-my-data\n"
+	"p1# dtrbdctl connect 0 --local 10.0.0.1:7789 --peer 10.0.0.2:7789",
 	Command::kMinor, true,
 	[](po::options_description_easy_init add) {
 		add("local", po::value<std::string>()->value_name("IP:PORT")->required(),
@@ -291,6 +459,13 @@ const Command kCommands[] = {
 		    "more than --ping-ms)");
 		add("node-name", po::value<std::string>()->value_name("NAME"),
 		    "name sent to the peer (default: this host's name)");
+		add("discard-my-data", po::bool_switch(),
+		    "resolve a split brain: throw this side's changes away and "
+		    "resync from the peer (this side must be Secondary)");
+		add("after-sb", po::value<std::string>()->value_name("POLICY"),
+		    "automatic split-brain recovery: disconnect (default), "
+		    "discard-zero-changes or discard-secondary");
+		add("resync-rate", po::value<std::string>()->value_name("RATE"), kRateHelp);
 	},
 	run_connect, prepare_connect,
 },
@@ -334,12 +509,104 @@ const Command kCommands[] = {
 	Command::kMinor, true, no_options, run_detach,
 },
 {
+	"verify", "verify MINOR [--repair] [--json] [--timeout SECONDS]",
+	"compare the data of /dev/dtrbdMINOR with its peer's, block by block",
+	"Starts an online verify in the module and waits for its result. Both\n"
+	"sides checksum every 4 KiB block and compare; the device stays in use\n"
+	"meanwhile. The device must be connected and no resync may run. Blocks\n"
+	"that differ are marked out of sync. With --repair the module then\n"
+	"copies them from this side to the peer at once, and the command also\n"
+	"waits for that resync: run it on the side whose data is right.\n"
+	"\n"
+	"Prints \"dtrbdN: verified N blocks, M differing\" (\", repaired\" when\n"
+	"--repair copied them) or, with --json, one object: {\"minor\",\n"
+	"\"blocks_checked\", \"blocks_differing\", \"repaired\", \"seconds\"}.\n"
+	"Differing blocks are a finding, not a failure: the exit status is 0\n"
+	"whenever the verify ran to its end. It is 1 when the module refused to\n"
+	"start it, when the connection or the disk was lost meanwhile (the\n"
+	"module's reason is printed), at --timeout, or on SIGINT/SIGTERM; the\n"
+	"verify itself then goes on in the module (see status).\n"
+	"\n"
+	"While waiting on a terminal, a progress line is shown on stderr.",
+	"dtrbdctl verify 0\n"
+	"dtrbdctl verify 0 --repair --json | jq .blocks_differing\n"
+	"dtrbdctl verify 0 --timeout 3600",
+	Command::kMinor, true,
+	[](po::options_description_easy_init add) {
+		add("repair", po::bool_switch(),
+		    "copy the blocks that differ from this side to the peer, and "
+		    "wait for that");
+		json_option(add, "print the result as one JSON object");
+		add("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("0"),
+		    "stop waiting after this long, 0-604800; 0 (the default) waits "
+		    "as long as the verify runs");
+	},
+	run_verify, prepare_verify,
+},
+{
+	"invalidate", "invalidate MINOR",
+	"discard this side's data: full resync from the peer",
+	"Declares the local data of /dev/dtrbdMINOR bad: this side becomes\n"
+	"Inconsistent and every block is copied from the peer, overwriting THIS\n"
+	"side's data. Needs a connected peer with UpToDate data. Use it when\n"
+	"the local backing device was damaged or replaced.",
+	"dtrbdctl invalidate 0",
+	Command::kMinor, true, no_options, run_invalidate,
+},
+{
+	"invalidate-remote", "invalidate-remote MINOR",
+	"discard the peer's data: full resync to the peer",
+	"Declares the PEER's data of /dev/dtrbdMINOR bad: the peer becomes\n"
+	"Inconsistent and every block is copied from this side, overwriting the\n"
+	"peer's data. Needs a connected peer and UpToDate data on this side.",
+	"dtrbdctl invalidate-remote 0",
+	Command::kMinor, true, no_options, run_invalidate_remote,
+},
+{
+	"new-current-uuid", "new-current-uuid MINOR [--clear-bitmap]",
+	"start a new data generation of /dev/dtrbdMINOR",
+	"Gives the data a new generation identifier. With --clear-bitmap, on a\n"
+	"connected pair of two Secondaries whose data is known identical (for\n"
+	"example both backing devices freshly zeroed, or copied block by block),\n"
+	"both sides become UpToDate at once and the initial full sync is\n"
+	"skipped. Be sure: if the data is not identical, the differences stay\n"
+	"undetected until a verify.",
+	"# two new, zeroed LVs, both attached and connected:\n"
+	"dtrbdctl new-current-uuid 0 --clear-bitmap",
+	Command::kMinor, true,
+	[](po::options_description_easy_init add) {
+		add("clear-bitmap", po::bool_switch(),
+		    "both sides hold identical data: mark both UpToDate, no sync");
+	},
+	run_new_current_uuid,
+},
+{
+	"set-options", "set-options MINOR --resync-rate RATE",
+	"change the tunables of a running device",
+	"Changes the resync rate of /dev/dtrbdMINOR, also while a resync runs.\n"
+	"RATE is 'dynamic' (the module adapts the rate to the load) or a fixed\n"
+	"size per second with a binary unit: 800K, 50M, 1G (at most 4G).",
+	"dtrbdctl set-options 0 --resync-rate 50M\n"
+	"dtrbdctl set-options 0 --resync-rate dynamic",
+	Command::kMinor, true,
+	[](po::options_description_easy_init add) {
+		add("resync-rate", po::value<std::string>()->value_name("RATE")->required(),
+		    kRateHelp);
+	},
+	run_set_options, prepare_set_options,
+},
+{
 	"status", "status [MINOR] [--json]",
 	"show the state of one or all dtrbd devices",
 	"Shows role and peer role, connection, disk and peer disk state, size,\n"
-	"resync progress (a bar, percent and bytes remaining) and traffic\n"
-	"counters. With --json, prints one object for MINOR or an array of all\n"
-	"devices; Documentation/dtrbdctl.md describes every field.",
+	"the external metadata device, resync or verify progress (kind, a bar,\n"
+	"percent, bytes remaining, rate and estimated time left), bytes out of\n"
+	"sync, the result of the last verify, traffic and resync counters, the\n"
+	"activity log, and flags (crashed-primary: attached after a crash as\n"
+	"Primary; split-brain: the last connect found both sides changed;\n"
+	"peer-outdated). With --json, prints one object for MINOR or an array\n"
+	"of all devices; a field the module did not report is null;\n"
+	"Documentation/dtrbdctl.md describes every field.",
 	"dtrbdctl status\n"
 	"dtrbdctl status 0 --json | jq -r .connection",
 	Command::kOptionalMinor, true,
@@ -435,7 +702,9 @@ void main_help(std::ostream &out)
 	out << "\nDESCRIPTION\n"
 	    << indent("dtrbd mirrors every write to /dev/dtrbdN to a peer host. Typical\n"
 		      "set-up, on both hosts: create-md, attach, connect; then primary\n"
-		      "on one of them. The kernel module must be loaded (modprobe dtrbd)\n"
+		      "on one of them (primary --force the very first time, or\n"
+		      "new-current-uuid --clear-bitmap for two identical new disks).\n"
+		      "verify checks that both copies are equal. The kernel module must be loaded (modprobe dtrbd)\n"
 		      "and every command but create-md needs CAP_SYS_ADMIN.")
 	    << "\nEXIT STATUS\n" << indent(kExitStatus)
 	    << "\nSEE ALSO\n" << indent("dtrbdctl COMMAND --help, Documentation/dtrbdctl.md");
@@ -469,7 +738,7 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 	if (c.minor != Command::kNoMinor)
 		pos.add("minor", 1);
 
-	Invocation inv{{}, 0, false, env, nullptr, {}};
+	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {}, 0};
 	try {
 		po::store(po::command_line_parser(args).options(all).positional(pos)
 				  .extra_style_parser(negative_minor).run(), inv.vm);

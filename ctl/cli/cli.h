@@ -3,6 +3,7 @@
 // rule that every failure is one sentence on stderr prefixed "dtrbdctl: ".
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -25,6 +26,12 @@ struct Env {
 	// For "events": called once before streaming, then polled.
 	std::function<void()> watch_signals = [] {};
 	std::function<bool()> stop_requested = [] { return false; };
+	// For commands that wait (verify): whether @err is a terminal (then
+	// they redraw a one-line progress on it), and the clock they use.
+	std::function<bool()> err_is_terminal = [] { return false; };
+	std::function<std::chrono::steady_clock::time_point()> now = [] {
+		return std::chrono::steady_clock::now();
+	};
 };
 
 int run_cli(int argc, const char *const argv[], Env &env);

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <climits>
+#include <cmath>
+#include <iomanip>
 #include <cstdlib>
 #include <memory>
 
@@ -34,6 +36,19 @@ Result<DeviceStatus> attached(Kernel &k, uint32_t minor)
 		return Status::error(str(dev(minor), " is not attached; run dtrbdctl attach ",
 					 minor, " --disk PATH first"), ENODEV);
 	return d;
+}
+
+// The absolute, symlink-free path the module is given.
+Result<std::string> real_path(const std::string &path)
+{
+	std::unique_ptr<char, decltype(&free)> real(realpath(path.c_str(), nullptr),
+						    &free);
+	if (!real)
+		return errno == ENOENT || errno == ENOTDIR
+			? Status::error(str(path, " does not exist"), errno)
+			: Status::error(str("could not resolve ", path, ": ",
+					    errno_text(errno)), errno);
+	return std::string(real.get());
 }
 
 // After the handover: wait for the kernel to report the connection up.
@@ -86,34 +101,44 @@ Status wait_connected(Kernel &k, const ConnectOptions &o, const Link &link,
 
 } // namespace
 
-Status cmd_create_md(const std::string &disk, bool force, std::ostream &out)
+Status cmd_create_md(const std::string &disk, const std::optional<std::string> &meta,
+		     bool force, std::ostream &out)
 {
-	auto md = create_metadata(disk, force);
+	auto md = create_metadata(disk, force, meta);
 	if (!md)
 		return md.status();
-	out << "created dtrbd metadata on " << disk << ": "
-	    << bytes_text(md->super.data_size) << " (" << md->super.data_size
+	if (meta)
+		out << "created external dtrbd metadata for " << disk << " on " << *meta;
+	else
+		out << "created dtrbd metadata on " << disk;
+	out << ": " << bytes_text(md->super.data_size) << " (" << md->super.data_size
 	    << " bytes) usable for data, state inconsistent until the first sync\n";
 	return {};
 }
 
-Status cmd_attach(Kernel &k, uint32_t minor, const std::string &disk,
-		  std::ostream &out)
+Status cmd_attach(Kernel &k, const AttachOptions &o, std::ostream &out)
 {
-	std::unique_ptr<char, decltype(&free)> real(realpath(disk.c_str(), nullptr),
-						    &free);
-	if (!real)
-		return errno == ENOENT || errno == ENOTDIR
-			? Status::error(str(disk, " does not exist"), errno)
-			: Status::error(str("could not resolve ", disk, ": ",
-					    errno_text(errno)), errno);
-	auto md = read_metadata(disk);
+	auto disk = real_path(o.disk);
+	if (!disk)
+		return disk.status();
+	AttachRequest req;
+	req.minor = o.minor;
+	req.disk_path = *disk;
+	req.al_extents = o.al_extents;
+	if (o.meta) {
+		auto meta = real_path(*o.meta);
+		if (!meta)
+			return meta.status();
+		req.meta_path = *meta;
+	}
+	auto md = read_metadata(o.disk, o.meta);
 	if (!md)
 		return md.status();
-	Status st = k.attach(minor, real.get());
+	Status st = k.attach(req);
 	if (st)
-		out << dev(minor) << ": attached " << real.get() << ", "
-		    << bytes_text(md->data_size) << " usable\n";
+		out << dev(o.minor) << ": attached " << req.disk_path
+		    << (req.meta_path ? " with metadata on " + *req.meta_path : "")
+		    << ", " << bytes_text(md->data_size) << " usable\n";
 	return st;
 }
 
@@ -131,6 +156,10 @@ Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 	if (!d->size_bytes)
 		return Status::error(str("the kernel did not report the size of ",
 					 dev(o.minor)), EPROTO);
+	if (o.discard_my_data && d->role == DTRBD_ROLE_PRIMARY)
+		return Status::error(str(dev(o.minor), " is primary, but --discard-my-data "
+					 "throws its changes away; run dtrbdctl secondary ",
+					 o.minor, " first"), EBUSY);
 	// Before the handover, so that no event is missed.
 	Status st = k.subscribe();
 	if (!st)
@@ -159,6 +188,9 @@ Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 	req.features = link->agreed.features;
 	req.peer_name = link->peer.node_name;
 	req.peer_addr = o.peer.str();
+	req.discard_my_data = o.discard_my_data;
+	req.after_sb = o.after_sb;
+	req.resync_rate_kib = o.resync_rate_kib;
 	st = k.connect(req);
 	if (!st)
 		return st;
@@ -223,6 +255,229 @@ Status cmd_status(Kernel &k, std::optional<uint32_t> minor, bool json,
 			out << (i ? "\n" : "") << status_text((*all)[i]);
 	}
 	return {};
+}
+
+namespace {
+
+// The one-line progress of a command that waits, on a terminal: redrawn in
+// place, erased before anything else is printed (RAII: also on errors).
+class ProgressLine {
+public:
+	ProgressLine(std::ostream *os, uint32_t minor) : os_(os), minor_(minor) {}
+	~ProgressLine() { clear(); }
+	ProgressLine(const ProgressLine &) = delete;
+	ProgressLine &operator=(const ProgressLine &) = delete;
+
+	void show(const char *what, const DeviceStatus &d)
+	{
+		auto pct = sync_percent(d);
+		if (!os_ || !pct)
+			return;
+		*os_ << "\r\033[K" << dev(minor_) << ": " << what << ' '
+		     << progress_bar(*pct) << ' ' << std::fixed << std::setprecision(1)
+		     << *pct << '%' << std::flush;
+		shown_ = true;
+	}
+	void clear()
+	{
+		if (os_ && shown_)
+			*os_ << "\r\033[K" << std::flush;
+		shown_ = false;
+	}
+
+private:
+	std::ostream *os_;
+	uint32_t minor_;
+	bool shown_ = false;
+};
+
+bool verify_running(const DeviceStatus &d)
+{
+	return d.sync_kind == DTRBD_SK_VERIFY;
+}
+
+// The verify is over: no longer running and its result is reported.
+bool verify_done(const DeviceStatus &d)
+{
+	return !verify_running(d) && d.verify_checked.has_value();
+}
+
+// The repair resync is over: nothing syncing, nothing out of sync.
+bool resync_done(const DeviceStatus &d)
+{
+	return (!d.sync || *d.sync == DTRBD_SYNC_NONE) && d.oos_bytes == uint64_t{0};
+}
+
+// Why waiting for @minor cannot go on, or nullopt. @during names the phase.
+std::optional<Status> broken(const Event &e, uint32_t minor, const char *during)
+{
+	if (!e.event)
+		return std::nullopt;
+	auto why = [&](const char *what, int err) {
+		return Status::error(e.reason.value_or(str(dev(minor), " ", what, " during ",
+							   during, " and the kernel gave no reason")),
+				     err);
+	};
+	switch (*e.event) {
+	case DTRBD_EV_DISCONNECTED:
+		return why("lost the connection to its peer", ECONNRESET);
+	case DTRBD_EV_DETACHED:
+		return why("was detached", ENODEV);
+	case DTRBD_EV_IO_ERROR:
+		return why("lost its backing disk to an I/O error", EIO);
+	default:
+		return std::nullopt;
+	}
+}
+
+} // namespace
+
+Status cmd_verify(Kernel &k, const VerifyOptions &o, const Waiting &w,
+		  std::ostream &out)
+{
+	const auto start = w.now();
+	const auto deadline = o.timeout_s ? start + std::chrono::seconds(o.timeout_s)
+					  : Clock::time_point::max();
+	// Subscribe before the request: the verify may finish before the
+	// request returns, and its event must not be missed.
+	Status st = k.subscribe();
+	if (!st)
+		return st;
+	auto d = attached(k, o.minor);
+	if (!d)
+		return d.status();
+	st = k.verify(o.minor, o.repair);
+	if (!st)
+		return st;
+
+	enum { kVerifying, kRepairing, kDone } phase = kVerifying;
+	const char *const during[] = {"the verify", "the repair resync after the verify"};
+	std::optional<uint64_t> checked, differing;
+	ProgressLine progress(w.progress, o.minor);
+	// The verify's result arrived: finish, or go on waiting for the resync.
+	auto verified = [&](const DeviceStatus &s) {
+		checked = s.verify_checked;
+		differing = s.verify_differing;
+		if (!checked || !differing) {
+			auto now = k.get(o.minor);
+			if (now) {
+				checked = checked ? checked : now->verify_checked;
+				differing = differing ? differing : now->verify_differing;
+			}
+		}
+		phase = o.repair && differing.value_or(0) > 0 ? kRepairing : kDone;
+	};
+	auto timed_out = [&] {
+		return Status::error(str(dev(o.minor), ": ", during[phase], " did not finish within ",
+					 o.timeout_s, " s; it goes on in the kernel (see dtrbdctl status ",
+					 o.minor, ")"), ETIMEDOUT);
+	};
+
+	while (phase != kDone) {
+		if (w.stop())
+			return Status::error(str("interrupted; ", during[phase], " of ", dev(o.minor),
+						 " goes on in the kernel (see dtrbdctl status ",
+						 o.minor, ")"), EINTR);
+		auto now = w.now();
+		if (now >= deadline)
+			return timed_out();
+		auto left = deadline == Clock::time_point::max()
+			? milliseconds(1000)
+			: std::min(std::chrono::ceil<milliseconds>(deadline - now),
+				   milliseconds(1000));
+		auto ev = k.next_event(left);
+		if (!ev)
+			return ev.status();
+		if (!*ev) {
+			// A quiet second: show progress, and ask in case an
+			// event was lost.
+			auto s = k.get(o.minor);
+			if (!s && (s.status().errnum() == ENODEV || s.status().errnum() == ENOENT))
+				return Status::error(str(dev(o.minor), " was detached during ",
+							 during[phase]), ENODEV);
+			if (!s)
+				return s.status();
+			if (phase == kVerifying && verify_done(*s))
+				verified(*s);
+			else if (phase == kRepairing && resync_done(*s))
+				phase = kDone;
+			else
+				progress.show(phase == kVerifying ? "verifying" : "repairing", *s);
+			continue;
+		}
+		const Event &e = **ev;
+		if (e.dev.minor != o.minor)
+			continue;
+		if (auto why = broken(e, o.minor, during[phase]))
+			return *why;
+		if (phase == kVerifying && e.event == DTRBD_EV_VERIFY_FINISHED)
+			verified(e.dev);
+		else if (phase == kRepairing && e.event == DTRBD_EV_SYNC_FINISHED)
+			phase = kDone;
+		else
+			progress.show(phase == kVerifying ? "verifying" : "repairing", e.dev);
+	}
+	progress.clear();
+
+	if (!checked)
+		return Status::error(str("the kernel did not report the result of the verify of ",
+					 dev(o.minor)), EPROTO);
+	bool repaired = o.repair && differing.value_or(0) > 0;
+	double secs = std::chrono::duration<double>(w.now() - start).count();
+	if (o.json) {
+		out << json_text({{"minor", o.minor},
+				  {"blocks_checked", *checked},
+				  {"blocks_differing", differing ? nlohmann::json(*differing)
+								 : nlohmann::json(nullptr)},
+				  {"repaired", repaired},
+				  {"seconds", std::round(secs * 10) / 10}})
+		    << '\n';
+	} else {
+		out << dev(o.minor) << ": verified " << *checked << " blocks, "
+		    << (differing ? str(*differing) : "?") << " differing"
+		    << (repaired ? ", repaired" : "") << '\n';
+	}
+	return {};
+}
+
+Status cmd_invalidate(Kernel &k, uint32_t minor, std::ostream &out)
+{
+	Status st = k.invalidate(minor);
+	if (st)
+		out << dev(minor) << ": invalidated; a full resync from the peer "
+		    "overwrites this side's data\n";
+	return st;
+}
+
+Status cmd_invalidate_remote(Kernel &k, uint32_t minor, std::ostream &out)
+{
+	Status st = k.invalidate_remote(minor);
+	if (st)
+		out << dev(minor) << ": peer invalidated; a full resync from this side "
+		    "overwrites the peer's data\n";
+	return st;
+}
+
+Status cmd_new_current_uuid(Kernel &k, uint32_t minor, bool clear_bitmap,
+			    std::ostream &out)
+{
+	Status st = k.new_current_uuid(minor, clear_bitmap);
+	if (st)
+		out << dev(minor) << ": new data generation started"
+		    << (clear_bitmap ? "; both sides are up to date without a sync" : "")
+		    << '\n';
+	return st;
+}
+
+Status cmd_set_options(Kernel &k, uint32_t minor, uint32_t resync_rate_kib,
+		       std::ostream &out)
+{
+	Status st = k.set_options(minor, resync_rate_kib);
+	if (st)
+		out << dev(minor) << ": resync rate "
+		    << (resync_rate_kib ? rate_text(uint64_t{resync_rate_kib} * 1024)
+					: std::string("dynamic")) << '\n';
+	return st;
 }
 
 Status cmd_events(Kernel &k, bool json, std::ostream &out,

@@ -1,10 +1,72 @@
 // SPDX-License-Identifier: GPL-2.0
+//
+// JSON schema of `dtrbdctl status --json` (one object per device; an array
+// of them without MINOR) and of `dtrbdctl events --json` (one object per
+// line). Every field the kernel did not report is null. Enumerations the
+// kernel reports with a value newer than this program are "unknown".
+//
+//   minor                  integer 0-255
+//   role, peer_role        "primary" | "secondary" | "unknown"
+//   connection             "standalone" | "connecting" | "connected" |
+//                          "disconnecting" | "unknown"
+//   disk, peer_disk        "diskless" | "inconsistent" | "outdated" |
+//                          "uptodate" | "unknown"
+//   protocol               "A" | "B" | "C" | "unknown"; null unless a
+//                          connection exists (not standalone)
+//   size_bytes             integer: usable size of /dev/dtrbdN
+//   sync                   null when no resync or verify runs, else:
+//     direction            "source" | "target" | "unknown"; null when the
+//                          kernel reports a run (kind) but no direction
+//     kind                 "bitmap" (out-of-sync blocks only) | "full" |
+//                          "verify" (compare, do not copy) | "none" |
+//                          "unknown"; null when not reported
+//     percent              number 0-100, two decimals
+//     bytes_remaining      integer
+//     bytes_total          integer
+//     rate_bytes_per_s     integer, recent rate; null when not reported
+//     eta_seconds          integer, bytes_remaining / rate rounded up;
+//                          null when the rate is unknown or 0
+//   written_bytes          integer: application bytes written
+//   sent_bytes             integer: payload bytes sent to the peer
+//   received_bytes         integer: payload bytes received from the peer
+//   oos_bytes              integer: bytes marked out of sync in the bitmap
+//   resync_sent_bytes      integer: resync payload sent
+//   resync_received_bytes  integer: resync payload received
+//   resync_same_bytes      integer: resync bytes skipped, checksums equal
+//   al_writes              integer: activity log transactions written
+//   al_extents_used        integer: activity log extents (4 MiB) hot now
+//   verify                 null when no verify result is reported, else
+//                          {"blocks_checked": integer, "blocks_differing":
+//                          integer or null} of the last verify (4 KiB blocks)
+//   flags                  array of "crashed-primary" | "split-brain" |
+//                          "peer-outdated" | "bitN" (a bit this program
+//                          does not know); [] when none is set
+//   meta_disk              string: the external metadata device; null for
+//                          internal metadata (or not reported)
+// Present only when reported (omitted otherwise):
+//   disk_path, peer_name, peer_addr   strings
+//   current_uuid, bitmap_uuid         16 lower-case hex digits
+//   open_count, in_flight             integers
+// Events add:
+//   event    "attached" | "detached" | "role" | "connected" |
+//            "disconnected" | "peer" | "sync_started" | "sync_finished" |
+//            "disk" | "verify_started" | "verify_finished" | "split_brain" |
+//            "io_error" | "none" | "unknown"
+//   reason   string or null
+//   time     ISO 8601 UTC with milliseconds, when dtrbdctl received it
+//
+// `dtrbdctl verify --json` prints one object:
+//   {"minor": 0, "blocks_checked": N, "blocks_differing": M or null,
+//    "repaired": bool, "seconds": number (one decimal)}
 #include "cli/format.h"
 
 #include <linux/dtrbd.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <climits>
+#include <cstdint>
 #include <cmath>
 #include <ctime>
 #include <iomanip>
@@ -50,30 +112,67 @@ bool has_link(const DeviceStatus &d)
 	return d.conn && *d.conn != DTRBD_CONN_STANDALONE;
 }
 
-// Resync progress, when one runs.
+// Resync (or verify) progress, when one runs: a sync direction, or a
+// sync kind other than none.
 struct Sync {
-	std::string direction;
+	std::optional<std::string> direction;
+	std::optional<std::string> kind;
 	double percent;
 	uint64_t remaining, total;
+	std::optional<uint64_t> rate;		// bytes/s
+	std::optional<uint64_t> eta;		// seconds
 };
+
+bool syncing(const DeviceStatus &d)
+{
+	return (d.sync && *d.sync != DTRBD_SYNC_NONE) ||
+	       (d.sync_kind && *d.sync_kind != DTRBD_SK_NONE);
+}
 
 std::optional<Sync> sync_of(const DeviceStatus &d)
 {
-	if (!d.sync || *d.sync == DTRBD_SYNC_NONE)
+	if (!syncing(d))
 		return std::nullopt;
 	Sync s;
-	s.direction = *d.sync == DTRBD_SYNC_SOURCE ? "source"
-		    : *d.sync == DTRBD_SYNC_TARGET ? "target" : "unknown";
+	if (d.sync && *d.sync != DTRBD_SYNC_NONE)
+		s.direction = *d.sync == DTRBD_SYNC_SOURCE ? "source"
+			    : *d.sync == DTRBD_SYNC_TARGET ? "target" : "unknown";
+	if (d.sync_kind)
+		s.kind = sync_kind_name(d.sync_kind);
 	s.total = d.sync_total.value_or(0);
 	uint64_t done = std::min(d.sync_done.value_or(0), s.total);
 	s.remaining = s.total - done;
 	s.percent = s.total ? std::round(10000.0 * static_cast<double>(done) /
 					 static_cast<double>(s.total)) / 100.0
 			    : 0.0;
+	s.rate = d.sync_rate;
+	if (s.rate && *s.rate > 0)
+		s.eta = s.remaining / *s.rate + (s.remaining % *s.rate != 0);
 	return s;
 }
 
-std::string bar(double percent)
+template <size_t N>
+std::optional<uint8_t> index_of(const std::array<const char *, N> &names,
+				const std::string &s)
+{
+	for (size_t i = 0; i < N; i++)
+		if (s == names[i])
+			return static_cast<uint8_t>(i);
+	return std::nullopt;
+}
+
+constexpr std::array<const char *, 3> kAfterSb{
+	"disconnect", "discard-zero-changes", "discard-secondary"};
+
+} // namespace
+
+std::optional<double> sync_percent(const DeviceStatus &d)
+{
+	auto s = sync_of(d);
+	return s ? std::optional(s->percent) : std::nullopt;
+}
+
+std::string progress_bar(double percent)
 {
 	constexpr int kWidth = 20;
 	int fill = static_cast<int>(percent / 100.0 * kWidth);
@@ -81,7 +180,61 @@ std::string bar(double percent)
 	return "[" + std::string(fill, '#') + std::string(kWidth - fill, '.') + "]";
 }
 
-} // namespace
+std::string rate_text(uint64_t bytes_per_s)
+{
+	return bytes_text(bytes_per_s) + "/s";
+}
+
+std::string duration_text(uint64_t t)
+{
+	std::ostringstream os;
+	os << std::setfill('0');
+	if (t >= 3600)
+		os << t / 3600 << 'h' << std::setw(2) << t % 3600 / 60 << 'm'
+		   << std::setw(2) << t % 60 << 's';
+	else if (t >= 60)
+		os << t / 60 << 'm' << std::setw(2) << t % 60 << 's';
+	else
+		os << t << 's';
+	return os.str();
+}
+
+std::optional<uint64_t> parse_size(const std::string &s)
+{
+	size_t i = 0;
+	while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+		i++;
+	if (i == 0 || i > 19 || i == s.size())
+		return std::nullopt;	// no digits, too many, or no unit
+	uint64_t n = std::stoull(s.substr(0, i));
+	std::string unit = s.substr(i);
+	for (auto &c : unit)
+		c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+	static constexpr std::pair<const char *, int> units[] = {
+		{"K", 10}, {"M", 20}, {"G", 30}, {"T", 40}};
+	for (auto [u, shift] : units) {
+		if (unit != u && unit != str(u, "IB") && unit != str(u, "B"))
+			continue;
+		if (n > (UINT64_MAX >> shift))
+			return std::nullopt;
+		return n << shift;
+	}
+	return std::nullopt;
+}
+
+std::optional<uint32_t> parse_resync_rate(const std::string &s)
+{
+	if (s == "dynamic")
+		return 0;
+	std::string size = s;
+	if (size.ends_with("/s") || size.ends_with("/S"))
+		size.resize(size.size() - 2);
+	auto bytes = parse_size(size);
+	if (!bytes || *bytes == 0 || *bytes % 1024 != 0 ||
+	    *bytes / 1024 > DTRBD_RESYNC_RATE_MAX)
+		return std::nullopt;
+	return static_cast<uint32_t>(*bytes / 1024);
+}
 
 std::string role_name(std::optional<uint8_t> v)
 {
@@ -106,10 +259,39 @@ std::string disk_name(std::optional<uint8_t> v)
 
 std::string event_name(std::optional<uint8_t> v)
 {
-	static constexpr std::array<const char *, 10> names{
+	static constexpr std::array<const char *, 14> names{
 		"none", "attached", "detached", "role", "connected",
-		"disconnected", "peer", "sync_started", "sync_finished", "disk"};
+		"disconnected", "peer", "sync_started", "sync_finished", "disk",
+		"verify_started", "verify_finished", "split_brain", "io_error"};
 	return name_of(names, v);
+}
+
+std::string sync_kind_name(std::optional<uint8_t> v)
+{
+	static constexpr std::array<const char *, 4> names{
+		"none", "bitmap", "full", "verify"};
+	return name_of(names, v);
+}
+
+std::string after_sb_name(uint8_t v)
+{
+	return name_of(kAfterSb, v);
+}
+
+std::optional<uint8_t> parse_after_sb(const std::string &s)
+{
+	return index_of(kAfterSb, s);
+}
+
+std::vector<std::string> flag_names(uint32_t flags)
+{
+	static constexpr std::array<const char *, 3> names{
+		"crashed-primary", "split-brain", "peer-outdated"};
+	std::vector<std::string> out;
+	for (unsigned bit = 0; bit < 32; bit++)
+		if (flags & (1u << bit))
+			out.push_back(bit < names.size() ? names[bit] : str("bit", bit));
+	return out;
 }
 
 std::string protocol_name(uint8_t v)
@@ -174,14 +356,30 @@ nlohmann::json status_json(const DeviceStatus &d)
 		? nlohmann::json(protocol_name(*d.protocol)) : nlohmann::json(nullptr);
 	j["size_bytes"] = opt(d.size_bytes);
 	if (auto s = sync_of(d))
-		j["sync"] = {{"direction", s->direction}, {"percent", s->percent},
+		j["sync"] = {{"direction", opt(s->direction)}, {"kind", opt(s->kind)},
+			     {"percent", s->percent},
 			     {"bytes_remaining", s->remaining},
-			     {"bytes_total", s->total}};
+			     {"bytes_total", s->total},
+			     {"rate_bytes_per_s", opt(s->rate)},
+			     {"eta_seconds", opt(s->eta)}};
 	else
 		j["sync"] = nullptr;
 	j["written_bytes"] = opt(d.written_bytes);
 	j["sent_bytes"] = opt(d.sent_bytes);
 	j["received_bytes"] = opt(d.received_bytes);
+	j["oos_bytes"] = opt(d.oos_bytes);
+	j["resync_sent_bytes"] = opt(d.rs_sent_bytes);
+	j["resync_received_bytes"] = opt(d.rs_received_bytes);
+	j["resync_same_bytes"] = opt(d.rs_same_bytes);
+	j["al_writes"] = opt(d.al_writes);
+	j["al_extents_used"] = opt(d.al_extents_used);
+	if (d.verify_checked)
+		j["verify"] = {{"blocks_checked", *d.verify_checked},
+			       {"blocks_differing", opt(d.verify_differing)}};
+	else
+		j["verify"] = nullptr;
+	j["flags"] = d.flags ? nlohmann::json(flag_names(*d.flags)) : nlohmann::json(nullptr);
+	j["meta_disk"] = opt(d.meta_disk);
 	if (d.disk_path)
 		j["disk_path"] = *d.disk_path;
 	if (d.peer_name)
@@ -231,16 +429,49 @@ std::string status_text(const DeviceStatus &d)
 		os << '?';
 	if (d.disk_path)
 		os << " on " << *d.disk_path;
-	if (auto s = sync_of(d))
-		os << "\n  sync        " << s->direction << ' ' << bar(s->percent)
-		   << ' ' << std::fixed << std::setprecision(1) << s->percent
-		   << "%, " << bytes_text(s->remaining) << " of "
-		   << bytes_text(s->total) << " remaining";
+	if (d.meta_disk)
+		os << "\n  metadata    external on " << *d.meta_disk;
+	if (d.flags && *d.flags) {
+		os << "\n  flags       ";
+		auto names = flag_names(*d.flags);
+		for (size_t i = 0; i < names.size(); i++)
+			os << (i ? ", " : "") << names[i];
+	}
+	if (auto s = sync_of(d)) {
+		// "sync        bitmap source [###.....] 25.0%, 3 MiB of 4 MiB
+		//  remaining, 50.0 MiB/s, eta 1m05s"
+		os << "\n  sync        ";
+		if (s->kind)
+			os << *s->kind << ' ';
+		if (s->direction)
+			os << *s->direction << ' ';
+		os << progress_bar(s->percent) << ' ' << std::fixed
+		   << std::setprecision(1) << s->percent << "%, "
+		   << bytes_text(s->remaining) << " of " << bytes_text(s->total)
+		   << " remaining";
+		if (s->rate)
+			os << ", " << rate_text(*s->rate);
+		if (s->eta)
+			os << ", eta " << duration_text(*s->eta);
+	}
+	if (d.oos_bytes)
+		os << "\n  out of sync " << bytes_text(*d.oos_bytes);
+	if (d.verify_checked)
+		os << "\n  last verify " << *d.verify_checked << " blocks checked, "
+		   << opt_text(d.verify_differing) << " differing";
 	os << "\n  traffic     written " << opt_bytes(d.written_bytes)
 	   << ", sent " << opt_bytes(d.sent_bytes)
 	   << ", received " << opt_bytes(d.received_bytes)
 	   << ", in flight " << opt_text(d.in_flight)
 	   << ", open " << opt_text(d.open_count);
+	if (d.rs_sent_bytes || d.rs_received_bytes || d.rs_same_bytes)
+		os << "\n  resynced    sent " << opt_bytes(d.rs_sent_bytes)
+		   << ", received " << opt_bytes(d.rs_received_bytes)
+		   << ", skipped as equal " << opt_bytes(d.rs_same_bytes);
+	if (d.al_extents_used || d.al_writes)
+		os << "\n  act. log    " << opt_text(d.al_extents_used)
+		   << " extents hot, " << opt_text(d.al_writes)
+		   << " transactions written";
 	if (d.current_uuid || d.bitmap_uuid)
 		os << "\n  uuids       current "
 		   << (d.current_uuid ? hex64(*d.current_uuid) : "?")
@@ -262,8 +493,9 @@ std::string event_text(const Event &ev, WallTime t)
 		   << " peer_role=" << role_name(d.peer_role)
 		   << " peer_disk=" << disk_name(d.peer_disk);
 	if (auto s = sync_of(d))
-		os << " sync=" << s->direction << ' ' << std::fixed
-		   << std::setprecision(1) << s->percent << '%';
+		os << " sync=" << s->direction.value_or("-")
+		   << (s->kind ? "/" + *s->kind : "") << ' '
+		   << std::fixed << std::setprecision(1) << s->percent << '%';
 	if (ev.reason)
 		os << " reason=" << nlohmann::json(*ev.reason).dump();
 	return os.str();

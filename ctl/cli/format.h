@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// How device status and events are shown: human text and JSON
-// (Documentation/dtrbdctl.md has the schema). Values this program does not
+// How device status and events are shown: human text and JSON (the schema
+// is at the top of format.cc). Values this program does not
 // know are shown as "unknown", missing ones as null (JSON) or "?" (text).
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,8 +22,27 @@ std::string role_name(std::optional<uint8_t> v);
 std::string conn_name(std::optional<uint8_t> v);
 std::string disk_name(std::optional<uint8_t> v);
 std::string event_name(std::optional<uint8_t> v);
+std::string sync_kind_name(std::optional<uint8_t> v);	// "bitmap", ...
+std::string after_sb_name(uint8_t v);		// "discard-secondary", ...
+std::vector<std::string> flag_names(uint32_t flags);	// "split-brain", ...
 std::string protocol_name(uint8_t v);		// "A", "B", "C" or "unknown"
 std::optional<uint8_t> parse_protocol(const std::string &s);	// a/b/c
+// "disconnect", "discard-zero-changes", "discard-secondary"
+std::optional<uint8_t> parse_after_sb(const std::string &s);
+
+// A size with a binary unit: "800K", "50M", "1G", "2T" (also "50MiB",
+// "50m"); a bare number is refused as ambiguous. Bytes, or nullopt.
+std::optional<uint64_t> parse_size(const std::string &s);
+// --resync-rate: "dynamic" (0) or a size per second ("50M", "50M/s",
+// "50MiB/s") that is a whole number of KiB from 1 KiB to
+// DTRBD_RESYNC_RATE_MAX KiB. KiB/s, or nullopt.
+std::optional<uint32_t> parse_resync_rate(const std::string &s);
+
+// Resync (or verify) progress in percent, 0-100, when one runs.
+std::optional<double> sync_percent(const DeviceStatus &d);
+std::string progress_bar(double percent);	// "[#####...............]"
+std::string rate_text(uint64_t bytes_per_s);	// "50.0 MiB/s"
+std::string duration_text(uint64_t seconds);	// "1h02m03s", "4m05s", "7s"
 
 std::string bytes_text(uint64_t n);		// "1.5 GiB"
 std::string hex64(uint64_t v);			// 16 lower-case hex digits

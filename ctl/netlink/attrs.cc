@@ -67,6 +67,18 @@ DeviceStatus status_from(const Table &tb)
 	get(tb, DTRBD_A_DISK_PATH, d.disk_path);
 	get(tb, DTRBD_A_PEER_NAME, d.peer_name);
 	get(tb, DTRBD_A_PEER_ADDR, d.peer_addr);
+	get(tb, DTRBD_A_OOS_BYTES, d.oos_bytes);
+	get(tb, DTRBD_A_SYNC_RATE, d.sync_rate);
+	get(tb, DTRBD_A_SYNC_KIND, d.sync_kind);
+	get(tb, DTRBD_A_VERIFY_CHECKED, d.verify_checked);
+	get(tb, DTRBD_A_VERIFY_DIFFERING, d.verify_differing);
+	get(tb, DTRBD_A_AL_WRITES, d.al_writes);
+	get(tb, DTRBD_A_AL_EXTENTS_USED, d.al_extents_used);
+	get(tb, DTRBD_A_RS_SENT_BYTES, d.rs_sent_bytes);
+	get(tb, DTRBD_A_RS_RECEIVED_BYTES, d.rs_received_bytes);
+	get(tb, DTRBD_A_RS_SAME_BYTES, d.rs_same_bytes);
+	get(tb, DTRBD_A_FLAGS, d.flags);
+	get(tb, DTRBD_A_META_DISK, d.meta_disk);
 	return d;
 }
 

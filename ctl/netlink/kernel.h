@@ -32,12 +32,29 @@ struct DeviceStatus {
 	std::optional<uint64_t> current_uuid, bitmap_uuid;
 	std::optional<uint32_t> open_count, in_flight;
 	std::optional<std::string> disk_path, peer_name, peer_addr;
+	// Resync, verify, activity log (all optional, like the rest).
+	std::optional<uint64_t> oos_bytes;		// marked out of sync
+	std::optional<uint64_t> sync_rate;		// resync bytes/s, recent
+	std::optional<uint8_t> sync_kind;		// enum dtrbd_sync_kind
+	std::optional<uint64_t> verify_checked, verify_differing;	// blocks
+	std::optional<uint64_t> al_writes;		// AL transactions
+	std::optional<uint32_t> al_extents_used;	// hot extents now
+	std::optional<uint64_t> rs_sent_bytes, rs_received_bytes, rs_same_bytes;
+	std::optional<uint32_t> flags;			// DTRBD_F_*
+	std::optional<std::string> meta_disk;		// external metadata
 };
 
 struct Event {
 	DeviceStatus dev;
 	std::optional<uint8_t> event;			// enum dtrbd_event
 	std::optional<std::string> reason;
+};
+
+struct AttachRequest {
+	uint32_t minor = 0;
+	std::string disk_path;			// absolute, symlink-free
+	std::optional<std::string> meta_path;	// external metadata, ditto
+	std::optional<uint32_t> al_extents;	// unset: the module's default
 };
 
 struct ConnectRequest {
@@ -51,6 +68,9 @@ struct ConnectRequest {
 	uint64_t features = 0;
 	std::string peer_name;
 	std::string peer_addr;		// "IP:PORT"
+	bool discard_my_data = false;	// split brain: this side is target
+	std::optional<uint8_t> after_sb;	// enum dtrbd_after_sb; unset: default
+	std::optional<uint32_t> resync_rate_kib;	// unset or 0: dynamic
 };
 
 // Every Status returned here already carries the sentence dtrbdctl prints
@@ -59,12 +79,20 @@ class Kernel {
 public:
 	virtual ~Kernel() = default;
 
-	virtual Status attach(uint32_t minor, const std::string &disk_path) = 0;
+	virtual Status attach(const AttachRequest &req) = 0;
 	virtual Status detach(uint32_t minor) = 0;
 	virtual Status connect(const ConnectRequest &req) = 0;
 	virtual Status disconnect(uint32_t minor) = 0;
 	virtual Status primary(uint32_t minor, bool force) = 0;
 	virtual Status secondary(uint32_t minor) = 0;
+	// Start an online verify (returns at once; see DTRBD_CMD_VERIFY).
+	virtual Status verify(uint32_t minor, bool repair) = 0;
+	// Full resync from the peer (ours is bad) / to the peer (its is bad).
+	virtual Status invalidate(uint32_t minor) = 0;
+	virtual Status invalidate_remote(uint32_t minor) = 0;
+	virtual Status new_current_uuid(uint32_t minor, bool clear_bitmap) = 0;
+	// Tunables of a running device; resync rate in KiB/s, 0 = dynamic.
+	virtual Status set_options(uint32_t minor, uint32_t resync_rate_kib) = 0;
 	virtual Result<DeviceStatus> get(uint32_t minor) = 0;
 	virtual Result<std::vector<DeviceStatus>> dump() = 0;
 

@@ -64,13 +64,17 @@ Status NetlinkKernel::simple(uint8_t cmd, uint32_t minor, const char *verb)
 	return cmd_.transact(*m, str(verb, " ", dev(minor)));
 }
 
-Status NetlinkKernel::attach(uint32_t minor, const std::string &disk_path)
+Status NetlinkKernel::attach(const AttachRequest &r)
 {
-	auto m = request(DTRBD_CMD_ATTACH, minor);
+	auto m = request(DTRBD_CMD_ATTACH, r.minor);
 	if (!m)
 		return m.status();
-	m->string(DTRBD_A_DISK_PATH, disk_path);
-	return cmd_.transact(*m, str("attach ", disk_path, " as ", dev(minor)));
+	m->string(DTRBD_A_DISK_PATH, r.disk_path);
+	if (r.meta_path)
+		m->string(DTRBD_A_META_PATH, *r.meta_path);
+	if (r.al_extents)
+		m->u32(DTRBD_A_AL_EXTENTS, *r.al_extents);
+	return cmd_.transact(*m, str("attach ", r.disk_path, " as ", dev(r.minor)));
 }
 
 Status NetlinkKernel::detach(uint32_t minor)
@@ -112,8 +116,55 @@ Status NetlinkKernel::connect(const ConnectRequest &r)
 		.u64(DTRBD_A_FEATURES, r.features)
 		.string(DTRBD_A_PEER_NAME, r.peer_name)
 		.string(DTRBD_A_PEER_ADDR, r.peer_addr);
+	if (r.discard_my_data)
+		m->flag(DTRBD_A_DISCARD_MY_DATA);
+	if (r.after_sb)
+		m->u8(DTRBD_A_AFTER_SB, *r.after_sb);
+	if (r.resync_rate_kib)
+		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
 	return cmd_.transact(*m, str("hand the connection to ", dev(r.minor),
 				     " to the kernel"));
+}
+
+Status NetlinkKernel::verify(uint32_t minor, bool repair)
+{
+	auto m = request(DTRBD_CMD_VERIFY, minor);
+	if (!m)
+		return m.status();
+	if (repair)
+		m->flag(DTRBD_A_REPAIR);
+	return cmd_.transact(*m, str("start a verify of ", dev(minor)));
+}
+
+Status NetlinkKernel::invalidate(uint32_t minor)
+{
+	return simple(DTRBD_CMD_INVALIDATE, minor, "invalidate");
+}
+
+Status NetlinkKernel::invalidate_remote(uint32_t minor)
+{
+	return simple(DTRBD_CMD_INVALIDATE_REMOTE, minor,
+		      "invalidate the peer's data of");
+}
+
+Status NetlinkKernel::new_current_uuid(uint32_t minor, bool clear_bitmap)
+{
+	auto m = request(DTRBD_CMD_NEW_CURRENT_UUID, minor);
+	if (!m)
+		return m.status();
+	if (clear_bitmap)
+		m->flag(DTRBD_A_CLEAR_BITMAP);
+	return cmd_.transact(*m, str("start a new data generation on ",
+				     dev(minor)));
+}
+
+Status NetlinkKernel::set_options(uint32_t minor, uint32_t resync_rate_kib)
+{
+	auto m = request(DTRBD_CMD_SET_OPTIONS, minor);
+	if (!m)
+		return m.status();
+	m->u32(DTRBD_A_RESYNC_RATE, resync_rate_kib);
+	return cmd_.transact(*m, str("change the options of ", dev(minor)));
 }
 
 Result<DeviceStatus> NetlinkKernel::get(uint32_t minor)

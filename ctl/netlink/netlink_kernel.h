@@ -17,12 +17,17 @@ public:
 	// loaded (modprobe dtrbd)" when it does not exist.
 	static Result<std::unique_ptr<Kernel>> open();
 
-	Status attach(uint32_t minor, const std::string &disk_path) override;
+	Status attach(const AttachRequest &req) override;
 	Status detach(uint32_t minor) override;
 	Status connect(const ConnectRequest &req) override;
 	Status disconnect(uint32_t minor) override;
 	Status primary(uint32_t minor, bool force) override;
 	Status secondary(uint32_t minor) override;
+	Status verify(uint32_t minor, bool repair) override;
+	Status invalidate(uint32_t minor) override;
+	Status invalidate_remote(uint32_t minor) override;
+	Status new_current_uuid(uint32_t minor, bool clear_bitmap) override;
+	Status set_options(uint32_t minor, uint32_t resync_rate_kib) override;
 	Result<DeviceStatus> get(uint32_t minor) override;
 	Result<std::vector<DeviceStatus>> dump() override;
 	Status subscribe() override;

@@ -22,6 +22,7 @@ struct Cli {
 	int opens = 0;			// how often the kernel was opened
 	Status open_error;		// e.g. module not loaded
 	std::function<bool()> stop = [] { return false; };
+	bool terminal = false;		// what err_is_terminal() says
 
 	CliRun operator()(std::initializer_list<std::string> args)
 	{
@@ -43,6 +44,9 @@ struct Cli {
 			return std::unique_ptr<Kernel>(new Borrowed(kernel));
 		}};
 		env.stop_requested = stop;
+		env.err_is_terminal = [this] { return terminal; };
+		// Time passes only while the fake kernel is waited on.
+		env.now = [this] { return std::chrono::steady_clock::time_point() + kernel.waited; };
 		int rc = run_cli(static_cast<int>(argv.size()), argv.data(), env);
 		return {rc, out.str(), err.str()};
 	}
@@ -51,7 +55,15 @@ private:
 	// Hands the CLI a Kernel that forwards to the long-lived fake.
 	struct Borrowed : Kernel {
 		explicit Borrowed(Kernel &k) : k(k) {}
-		Status attach(uint32_t m, const std::string &p) override { return k.attach(m, p); }
+		Status attach(const AttachRequest &r) override { return k.attach(r); }
+		Status verify(uint32_t m, bool r) override { return k.verify(m, r); }
+		Status invalidate(uint32_t m) override { return k.invalidate(m); }
+		Status invalidate_remote(uint32_t m) override { return k.invalidate_remote(m); }
+		Status new_current_uuid(uint32_t m, bool c) override
+		{
+			return k.new_current_uuid(m, c);
+		}
+		Status set_options(uint32_t m, uint32_t r) override { return k.set_options(m, r); }
 		Status detach(uint32_t m) override { return k.detach(m); }
 		Status connect(const ConnectRequest &r) override { return k.connect(r); }
 		Status disconnect(uint32_t m) override { return k.disconnect(m); }

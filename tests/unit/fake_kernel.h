@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,6 +41,16 @@ public:
 	bool handed_is_stream = false, handed_nodelay = false,
 	     handed_blocking = false, handed_connected = false;
 	bool subscribed_before_connect = false;
+	std::optional<AttachRequest> attach_req;
+
+	// Scripting for the commands that wait (verify): called by verify()
+	// after it was accepted, and by next_event() whenever the queue is
+	// empty (a quiet interval). @waited sums the intervals waited, so a
+	// test clock can be derived from it.
+	std::function<void(uint32_t minor, bool repair)> on_verify;
+	std::function<void()> on_idle;
+	std::chrono::milliseconds waited{0};
+	bool subscribed_before_verify = false;
 
 	void add_device(uint32_t minor, uint64_t size)
 	{
@@ -51,9 +63,37 @@ public:
 		devices[minor] = d;
 	}
 
-	Status attach(uint32_t minor, const std::string &path) override
+	Status attach(const AttachRequest &r) override
 	{
-		return record(str("attach ", minor, ' ', path));
+		attach_req = r;
+		return record(str("attach ", r.minor, ' ', r.disk_path,
+				  r.meta_path ? " meta " + *r.meta_path : "",
+				  r.al_extents ? str(" al-extents ", *r.al_extents) : ""));
+	}
+	Status verify(uint32_t minor, bool repair) override
+	{
+		subscribed_before_verify = subscribed;
+		Status st = record(str("verify ", minor, repair ? " repair" : ""));
+		if (st && on_verify)
+			on_verify(minor, repair);
+		return st;
+	}
+	Status invalidate(uint32_t minor) override
+	{
+		return record(str("invalidate ", minor));
+	}
+	Status invalidate_remote(uint32_t minor) override
+	{
+		return record(str("invalidate-remote ", minor));
+	}
+	Status new_current_uuid(uint32_t minor, bool clear_bitmap) override
+	{
+		return record(str("new-current-uuid ", minor,
+				  clear_bitmap ? " clear-bitmap" : ""));
+	}
+	Status set_options(uint32_t minor, uint32_t rate_kib) override
+	{
+		return record(str("set-options ", minor, " resync-rate ", rate_kib));
 	}
 	Status detach(uint32_t minor) override { return record(str("detach ", minor)); }
 	Status disconnect(uint32_t minor) override
@@ -130,12 +170,16 @@ public:
 		return {};
 	}
 
-	Result<std::optional<Event>> next_event(std::chrono::milliseconds) override
+	Result<std::optional<Event>> next_event(std::chrono::milliseconds timeout) override
 	{
 		if (!subscribed)
 			return Status::error("next_event before subscribe");
-		if (events.empty())
+		if (events.empty()) {
+			waited += timeout;
+			if (on_idle)
+				on_idle();
 			return std::optional<Event>();
+		}
 		Event ev = events.front();
 		events.pop_front();
 		return std::optional<Event>(ev);

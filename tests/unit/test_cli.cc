@@ -249,3 +249,197 @@ TEST_CASE("events stream one flushed line per event until stopped", "[cli]")
 	CHECK(text.out.find(" dtrbd1 disconnected role=unknown conn=standalone") != std::string::npos);
 	CHECK(text.out.ends_with("reason=\"the peer stopped answering pings\"\n"));
 }
+
+// ---- version 2 commands and options ---------------------------------------------
+
+TEST_CASE("new commands validate the minor and have manual pages", "[cli]")
+{
+	Cli cli;
+	for (const char *cmd : {"verify", "invalidate", "invalidate-remote", "new-current-uuid"}) {
+		INFO(cmd);
+		require_failure(cli({cmd, "256"}), 2, "minor 256 is out of range (0-255)");
+		require_failure(cli({cmd}), 2, std::string(cmd) + " needs a MINOR (0-255); see dtrbdctl " +
+						       cmd + " --help");
+	}
+	require_failure(cli({"set-options", "-1", "--resync-rate", "1M"}), 2,
+			"minor -1 is out of range (0-255)");
+	CHECK(cli.opens == 0);
+
+	auto attach = cli({"attach", "--help"}).out;
+	CHECK(attach.find("--al-extents N") != std::string::npos);
+	CHECK(attach.find("(default 257, about\n       1 GiB)") != std::string::npos);
+	CHECK(attach.find("4 MiB") != std::string::npos);
+	CHECK(attach.find("longer resync") != std::string::npos);
+	auto connect = cli({"connect", "--help"}).out;
+	for (const char *s : {"--discard-my-data", "--after-sb POLICY", "--resync-rate RATE",
+			      "it must be Secondary", "discard-zero-changes", "'dynamic'"})
+		CHECK(connect.find(s) != std::string::npos);
+	CHECK(cli({"verify", "--help"}).out.find("default) waits as long as the verify runs") !=
+	      std::string::npos);
+	CHECK(cli({"invalidate", "--help"}).out.find("overwriting THIS") != std::string::npos);
+	CHECK(cli({"invalidate-remote", "--help"}).out.find("overwriting the\n       peer's data") !=
+	      std::string::npos);
+	for (const char *cmd : {"verify", "invalidate", "invalidate-remote", "new-current-uuid",
+				"set-options"}) {
+		INFO(cmd);
+		auto r = cli({cmd, "--help"});
+		CHECK(r.rc == 0);
+		for (const char *section : {"NAME\n", "SYNOPSIS\n", "DESCRIPTION\n", "ARGUMENTS\n",
+					    "OPTIONS\n", "EXIT STATUS\n", "EXAMPLES\n"})
+			CHECK(r.out.find(section) != std::string::npos);
+		CHECK(cli({"--help"}).out.find(std::string("       ") + cmd + " MINOR") !=
+		      std::string::npos);
+	}
+	CHECK(cli.opens == 0);
+}
+
+TEST_CASE("invalidate, invalidate-remote, new-current-uuid reach the kernel", "[cli]")
+{
+	Cli cli;
+	CHECK(cli({"invalidate", "1"}).out ==
+	      "dtrbd1: invalidated; a full resync from the peer overwrites this side's data\n");
+	CHECK(cli({"invalidate-remote", "2"}).out ==
+	      "dtrbd2: peer invalidated; a full resync from this side overwrites the peer's data\n");
+	CHECK(cli({"new-current-uuid", "3"}).out == "dtrbd3: new data generation started\n");
+	CHECK(cli({"new-current-uuid", "4", "--clear-bitmap"}).out ==
+	      "dtrbd4: new data generation started; both sides are up to date without a sync\n");
+	CHECK(cli.kernel.calls == std::vector<std::string>{"invalidate 1", "invalidate-remote 2",
+							   "new-current-uuid 3",
+							   "new-current-uuid 4 clear-bitmap"});
+	cli.kernel.refuse = Status::error("dtrbd1 is not connected: invalidate needs the peer", ENOTCONN);
+	require_failure(cli({"invalidate", "1"}), 1, "dtrbd1 is not connected: invalidate needs the peer");
+}
+
+TEST_CASE("set-options --resync-rate", "[cli]")
+{
+	Cli cli;
+	require_failure(cli({"set-options", "0"}), 2,
+			"the option '--resync-rate' is required but missing (see dtrbdctl "
+			"set-options --help)");
+	for (const char *bad : {"0K", "5G", "250", "fast", "1.5M", "-1M", ""})
+		require_failure(cli({"set-options", "0", "--resync-rate", bad}), 2,
+				std::string("--resync-rate must be 'dynamic' or a rate per second with "
+					    "a binary unit from 1K to 4G (e.g. 800K, 50M, 1G), not '") +
+					bad + "'");
+	CHECK(cli.opens == 0);
+	CHECK(cli({"set-options", "0", "--resync-rate", "50M"}).out ==
+	      "dtrbd0: resync rate 50.0 MiB/s\n");
+	CHECK(cli({"set-options", "0", "--resync-rate", "dynamic"}).out ==
+	      "dtrbd0: resync rate dynamic\n");
+	CHECK(cli({"set-options", "0", "--resync-rate", "4G"}).rc == 0);
+	CHECK(cli.kernel.calls == std::vector<std::string>{"set-options 0 resync-rate 51200",
+							   "set-options 0 resync-rate 0",
+							   "set-options 0 resync-rate 4194304"});
+}
+
+TEST_CASE("connect validates its version 2 options before touching anything", "[cli]")
+{
+	Cli cli;
+	auto connect = [&](std::initializer_list<std::string> extra) {
+		std::vector<std::string> args{"connect", "0", "--local", "10.0.0.1:7789",
+					      "--peer", "10.0.0.2:7789"};
+		args.insert(args.end(), extra);
+		return cli(args);
+	};
+	require_failure(connect({"--after-sb", "discard-older"}), 2,
+			"--after-sb must be disconnect, discard-zero-changes or discard-secondary, "
+			"not 'discard-older'");
+	require_failure(connect({"--resync-rate", "100"}), 2,
+			"--resync-rate must be 'dynamic' or a rate per second with a binary unit "
+			"from 1K to 4G (e.g. 800K, 50M, 1G), not '100'");
+	require_failure(connect({"--discard-my-data", "--resync-rate", "8T"}), 2,
+			"--resync-rate must be 'dynamic' or a rate per second with a binary unit "
+			"from 1K to 4G (e.g. 800K, 50M, 1G), not '8T'");
+	CHECK(cli.opens == 0);
+	// valid: goes on to the kernel, which has no device 0
+	require_failure(connect({"--discard-my-data", "--after-sb", "discard-secondary",
+				 "--resync-rate", "800K"}),
+			1, "dtrbd0 is not attached; run dtrbdctl attach 0 --disk PATH first");
+	CHECK(cli.opens == 1);
+
+	// --discard-my-data on a Primary is refused before any connection.
+	cli.kernel.add_device(0, 1 << 30);
+	cli.kernel.devices[0].role = DTRBD_ROLE_PRIMARY;
+	require_failure(connect({"--discard-my-data"}), 1,
+			"dtrbd0 is primary, but --discard-my-data throws its changes away; run "
+			"dtrbdctl secondary 0 first");
+	CHECK_FALSE(cli.kernel.subscribed);
+}
+
+TEST_CASE("attach --meta and --al-extents", "[cli]")
+{
+	test::TmpDir dir;
+	std::string disk = dir.file("disk", 64 << 20);
+	std::string meta = dir.file("meta", 1 << 20);
+	Cli cli;
+	for (const char *bad : {"6", "1019", "big", "-7", ""})
+		require_failure(cli({"attach", "0", "--disk", disk, "--al-extents", bad}), 2,
+				std::string("--al-extents must be a number of 4 MiB extents from 7 to "
+					    "1018, not '") + bad + "'");
+	CHECK(cli.opens == 0);
+
+	require_failure(cli({"attach", "0", "--disk", disk, "--meta", meta}), 1,
+			meta + " has no dtrbd metadata; create it with: dtrbdctl create-md --disk " +
+				disk + " --meta " + meta);
+	require_failure(cli({"attach", "0", "--disk", disk, "--meta", dir.path() + "/nope"}), 1,
+			dir.path() + "/nope does not exist");
+	CHECK(cli.kernel.calls.empty());
+
+	auto md = cli({"create-md", "--disk", disk, "--meta", meta});
+	CHECK(md.rc == 0);
+	CHECK(md.out == "created external dtrbd metadata for " + disk + " on " + meta +
+				": 64.0 MiB (67108864 bytes) usable for data, state inconsistent "
+				"until the first sync\n");
+	// The data device has no metadata of its own.
+	require_failure(cli({"attach", "0", "--disk", disk}), 1,
+			disk + " has no dtrbd metadata; create it with: dtrbdctl create-md --disk " + disk);
+
+	std::filesystem::create_symlink(meta, dir.path() + "/meta-link");
+	auto r = cli({"attach", "2", "--disk", disk, "--meta", dir.path() + "/meta-link",
+		      "--al-extents", "1018"});
+	CHECK(r.rc == 0);
+	std::string real_disk = std::filesystem::canonical(disk).string();
+	std::string real_meta = std::filesystem::canonical(meta).string();
+	CHECK(r.out == "dtrbd2: attached " + real_disk + " with metadata on " + real_meta +
+			       ", 64.0 MiB usable\n");
+	REQUIRE(cli.kernel.attach_req);
+	CHECK(cli.kernel.attach_req->meta_path == real_meta);
+	CHECK(cli.kernel.attach_req->al_extents == 1018u);
+
+	// Without the options nothing extra is sent.
+	std::string plain = dir.file("plain", 16 << 20);
+	REQUIRE(cli({"create-md", "--disk", plain}).rc == 0);
+	CHECK(cli({"attach", "3", "--disk", plain, "--al-extents", "7"}).rc == 0);
+	CHECK(cli({"attach", "4", "--disk", plain}).rc == 0);
+	CHECK_FALSE(cli.kernel.attach_req->meta_path);
+	CHECK_FALSE(cli.kernel.attach_req->al_extents);
+	CHECK(cli.kernel.calls ==
+	      std::vector<std::string>{"attach 2 " + real_disk + " meta " + real_meta + " al-extents 1018",
+				       "attach 3 " + std::filesystem::canonical(plain).string() +
+					       " al-extents 7",
+				       "attach 4 " + std::filesystem::canonical(plain).string()});
+}
+
+TEST_CASE("status JSON through the CLI: every version 2 field, null when unreported", "[cli]")
+{
+	Cli cli;
+	cli.kernel.add_device(0, 1 << 20);
+	auto j = json::parse(cli({"status", "0", "--json"}).out);
+	for (const char *k : {"minor", "role", "peer_role", "connection", "disk", "peer_disk",
+			      "protocol", "size_bytes", "sync", "written_bytes", "sent_bytes",
+			      "received_bytes", "oos_bytes", "resync_sent_bytes",
+			      "resync_received_bytes", "resync_same_bytes", "al_writes",
+			      "al_extents_used", "verify", "flags", "meta_disk"}) {
+		INFO(k);
+		CHECK(j.contains(k));
+	}
+	CHECK(j["oos_bytes"].is_null());
+	CHECK(j["flags"].is_null());
+	CHECK(j["meta_disk"].is_null());
+	cli.kernel.devices[0].flags = DTRBD_F_SPLIT_BRAIN;
+	cli.kernel.devices[0].meta_disk = "/dev/vg1/meta";
+	j = json::parse(cli({"status", "0", "--json"}).out);
+	CHECK(j["flags"] == json::array({"split-brain"}));
+	CHECK(j["meta_disk"] == "/dev/vg1/meta");
+	CHECK(cli({"status", "0"}).out.find("  flags       split-brain\n") != std::string::npos);
+}

@@ -190,3 +190,29 @@ TEST_CASE("connect: refused for a device that is not attached or already connect
 	      "dtrbd0 is already connected (peer 127.0.0.2:7789); run dtrbdctl disconnect 0 first");
 	CHECK_FALSE(s.k.connect_req);
 }
+
+TEST_CASE("connect: split-brain and resync options reach the kernel only when given",
+	  "[connect]")
+{
+	Pair p;
+	p.a.o.discard_my_data = true;
+	p.a.o.after_sb = DTRBD_SB_DISCARD_ZERO_CHANGES;
+	p.a.o.resync_rate_kib = 800;
+	p.b.o.resync_rate_kib = 0;			// "dynamic" given explicitly
+	run_pair(p.a, p.b);
+	INFO(p.a.st.message() << " / " << p.b.st.message());
+	REQUIRE(p.a.st.ok());
+	REQUIRE(p.b.st.ok());
+	CHECK(p.a.k.connect_req->discard_my_data);
+	CHECK(p.a.k.connect_req->after_sb == DTRBD_SB_DISCARD_ZERO_CHANGES);
+	CHECK(p.a.k.connect_req->resync_rate_kib == 800u);
+	CHECK_FALSE(p.b.k.connect_req->discard_my_data);
+	CHECK_FALSE(p.b.k.connect_req->after_sb);
+	CHECK(p.b.k.connect_req->resync_rate_kib == 0u);
+
+	Pair q;
+	run_pair(q.a, q.b);
+	REQUIRE(q.a.st.ok());
+	CHECK_FALSE(q.a.k.connect_req->resync_rate_kib);
+	CHECK_FALSE(q.a.k.connect_req->after_sb);
+}

@@ -83,14 +83,175 @@ TEST_CASE("status JSON of a connected, syncing device", "[format]")
 		{"connection", "connected"}, {"disk", "uptodate"},
 		{"peer_disk", "inconsistent"}, {"protocol", "C"},
 		{"size_bytes", 268390400},
-		{"sync", {{"direction", "source"}, {"percent", 25.0},
-			  {"bytes_remaining", 3000}, {"bytes_total", 4000}}},
+		{"sync", {{"direction", "source"}, {"kind", nullptr}, {"percent", 25.0},
+			  {"bytes_remaining", 3000}, {"bytes_total", 4000},
+			  {"rate_bytes_per_s", nullptr}, {"eta_seconds", nullptr}}},
 		{"written_bytes", 1 << 20}, {"sent_bytes", 2 << 20},
 		{"received_bytes", 0}, {"disk_path", "/dev/vg0/vm1"},
 		{"peer_name", "p2"}, {"peer_addr", "10.0.0.2:7789"},
 		{"current_uuid", "5c2b1d4f8e3a2b10"}, {"bitmap_uuid", "0000000000000010"},
-		{"open_count", 1}, {"in_flight", 4}};
+		{"open_count", 1}, {"in_flight", 4},
+		// not reported by this (older) attribute set: null
+		{"oos_bytes", nullptr}, {"resync_sent_bytes", nullptr},
+		{"resync_received_bytes", nullptr}, {"resync_same_bytes", nullptr},
+		{"al_writes", nullptr}, {"al_extents_used", nullptr}, {"verify", nullptr},
+		{"flags", nullptr}, {"meta_disk", nullptr}};
 	CHECK(j == expected);
+}
+
+TEST_CASE("status JSON with every attribute of metadata version 2", "[format]")
+{
+	Attrs a = connected_syncing();
+	a.u8(DTRBD_A_SYNC_KIND, DTRBD_SK_BITMAP)
+		.u64(DTRBD_A_SYNC_RATE, 1000)
+		.u64(DTRBD_A_OOS_BYTES, 3000)
+		.u64(DTRBD_A_VERIFY_CHECKED, 65536)
+		.u64(DTRBD_A_VERIFY_DIFFERING, 2)
+		.u64(DTRBD_A_AL_WRITES, 345)
+		.u32(DTRBD_A_AL_EXTENTS_USED, 12)
+		.u64(DTRBD_A_RS_SENT_BYTES, 1000)
+		.u64(DTRBD_A_RS_RECEIVED_BYTES, 0)
+		.u64(DTRBD_A_RS_SAME_BYTES, 8192)
+		.u32(DTRBD_A_FLAGS, DTRBD_F_CRASHED_PRIMARY | DTRBD_F_SPLIT_BRAIN)
+		.str(DTRBD_A_META_DISK, "/dev/vg1/meta");
+	json j = status_json(a.status());
+	json expected = {
+		{"minor", 3}, {"role", "primary"}, {"peer_role", "secondary"},
+		{"connection", "connected"}, {"disk", "uptodate"},
+		{"peer_disk", "inconsistent"}, {"protocol", "C"},
+		{"size_bytes", 268390400},
+		{"sync", {{"direction", "source"}, {"kind", "bitmap"}, {"percent", 25.0},
+			  {"bytes_remaining", 3000}, {"bytes_total", 4000},
+			  {"rate_bytes_per_s", 1000}, {"eta_seconds", 3}}},
+		{"written_bytes", 1 << 20}, {"sent_bytes", 2 << 20},
+		{"received_bytes", 0}, {"disk_path", "/dev/vg0/vm1"},
+		{"peer_name", "p2"}, {"peer_addr", "10.0.0.2:7789"},
+		{"current_uuid", "5c2b1d4f8e3a2b10"}, {"bitmap_uuid", "0000000000000010"},
+		{"open_count", 1}, {"in_flight", 4},
+		{"oos_bytes", 3000}, {"resync_sent_bytes", 1000},
+		{"resync_received_bytes", 0}, {"resync_same_bytes", 8192},
+		{"al_writes", 345}, {"al_extents_used", 12},
+		{"verify", {{"blocks_checked", 65536}, {"blocks_differing", 2}}},
+		{"flags", {"crashed-primary", "split-brain"}},
+		{"meta_disk", "/dev/vg1/meta"}};
+	CHECK(j == expected);
+
+	std::string text = status_text(a.status());
+	INFO(text);
+	CHECK(text == "dtrbd3: primary, peer secondary\n"
+		      "  connection  connected to p2 (10.0.0.2:7789), protocol C\n"
+		      "  disk        uptodate, peer inconsistent\n"
+		      "  size        256.0 MiB (268390400 bytes) on /dev/vg0/vm1\n"
+		      "  metadata    external on /dev/vg1/meta\n"
+		      "  flags       crashed-primary, split-brain\n"
+		      "  sync        bitmap source [#####...............] 25.0%, 2.93 KiB of "
+		      "3.91 KiB remaining, 1000 B/s, eta 3s\n"
+		      "  out of sync 2.93 KiB\n"
+		      "  last verify 65536 blocks checked, 2 differing\n"
+		      "  traffic     written 1.00 MiB, sent 2.00 MiB, received 0 B, in flight 4, "
+		      "open 1\n"
+		      "  resynced    sent 1000 B, received 0 B, skipped as equal 8.00 KiB\n"
+		      "  act. log    12 extents hot, 345 transactions written\n"
+		      "  uuids       current 5c2b1d4f8e3a2b10, bitmap 0000000000000010\n");
+}
+
+TEST_CASE("sync rate, eta and kind edge cases", "[format]")
+{
+	Attrs a;
+	a.u32(DTRBD_A_MINOR, 1)
+		.u8(DTRBD_A_SYNC, DTRBD_SYNC_TARGET)
+		.u8(DTRBD_A_SYNC_KIND, DTRBD_SK_FULL)
+		.u64(DTRBD_A_SYNC_TOTAL, 100ull << 30)
+		.u64(DTRBD_A_SYNC_DONE, 0)
+		.u64(DTRBD_A_SYNC_RATE, 0)			// stalled
+		.u32(DTRBD_A_FLAGS, 0);
+	json j = status_json(a.status());
+	CHECK(j["sync"]["kind"] == "full");
+	CHECK(j["sync"]["rate_bytes_per_s"] == 0);
+	CHECK(j["sync"]["eta_seconds"].is_null());
+	CHECK(j["flags"] == json::array());
+	std::string text = status_text(a.status());
+	CHECK(text.find("sync        full target [....................] 0.0%, 100.0 GiB of "
+			"100.0 GiB remaining, 0 B/s\n") != std::string::npos);
+	CHECK(text.find("flags") == std::string::npos);
+
+	// 1 GiB left at 1 MiB/s: 1024 s, rounded up when not exact
+	Attrs b;
+	b.u8(DTRBD_A_SYNC, DTRBD_SYNC_SOURCE)
+		.u64(DTRBD_A_SYNC_TOTAL, (1ull << 30) + 1)
+		.u64(DTRBD_A_SYNC_DONE, 0)
+		.u64(DTRBD_A_SYNC_RATE, 1 << 20)
+		.u32(DTRBD_A_FLAGS, 1u << 7);			// from a newer module
+	j = status_json(b.status());
+	CHECK(j["sync"]["eta_seconds"] == 1025);
+	CHECK(j["flags"] == json::array({"bit7"}));
+	CHECK(status_text(b.status()).find(", 1.00 MiB/s, eta 17m05s\n") != std::string::npos);
+
+	// A verify reported with a kind but no direction.
+	Attrs v;
+	v.u8(DTRBD_A_SYNC, DTRBD_SYNC_NONE)
+		.u8(DTRBD_A_SYNC_KIND, DTRBD_SK_VERIFY)
+		.u64(DTRBD_A_SYNC_TOTAL, 200)
+		.u64(DTRBD_A_SYNC_DONE, 50);
+	j = status_json(v.status());
+	CHECK(j["sync"]["direction"].is_null());
+	CHECK(j["sync"]["kind"] == "verify");
+	CHECK(j["sync"]["percent"] == 25.0);
+	CHECK(status_text(v.status()).find("  sync        verify [#####") != std::string::npos);
+
+	// Kind none and no sync: no sync object.
+	Attrs n;
+	n.u8(DTRBD_A_SYNC, DTRBD_SYNC_NONE).u8(DTRBD_A_SYNC_KIND, DTRBD_SK_NONE);
+	CHECK(status_json(n.status())["sync"].is_null());
+	CHECK(sync_kind_name(9) == "unknown");
+}
+
+TEST_CASE("size and resync rate parsing", "[format]")
+{
+	CHECK(parse_size("800K") == 800u << 10);
+	CHECK(parse_size("50M") == 50u << 20);
+	CHECK(parse_size("50m") == 50u << 20);
+	CHECK(parse_size("50MiB") == 50u << 20);
+	CHECK(parse_size("50MB") == 50u << 20);
+	CHECK(parse_size("1G") == 1u << 30);
+	CHECK(parse_size("2T") == 2ull << 40);
+	CHECK(parse_size("0K") == 0u);
+	CHECK(parse_size("16777215T") == 16777215ull << 40);
+	for (const char *bad : {"", "50", "M", "50 M", "-5M", "5.5M", "50X", "50Mi", "50MiBs",
+				"1E", "16777216T", "99999999999999999999K", "0x10M", " 50M"})
+		CHECK_FALSE(parse_size(bad));
+
+	CHECK(parse_resync_rate("dynamic") == 0u);
+	CHECK(parse_resync_rate("800K") == 800u);
+	CHECK(parse_resync_rate("50M") == 50u << 10);
+	CHECK(parse_resync_rate("50M/s") == 50u << 10);
+	CHECK(parse_resync_rate("50MiB/s") == 50u << 10);
+	CHECK(parse_resync_rate("1G") == 1u << 20);
+	CHECK(parse_resync_rate("4G") == DTRBD_RESYNC_RATE_MAX);
+	CHECK(parse_resync_rate("1K") == 1u);
+	for (const char *bad : {"0K", "0M", "4097M", "5G", "1T", "Dynamic", "250", "", "/s",
+				"50M/", "fast"})
+		CHECK_FALSE(parse_resync_rate(bad));
+}
+
+TEST_CASE("after-sb policies and event names of version 2", "[format]")
+{
+	CHECK(parse_after_sb("disconnect") == DTRBD_SB_DISCONNECT);
+	CHECK(parse_after_sb("discard-zero-changes") == DTRBD_SB_DISCARD_ZERO_CHANGES);
+	CHECK(parse_after_sb("discard-secondary") == DTRBD_SB_DISCARD_SECONDARY);
+	for (const char *bad : {"", "Disconnect", "discard", "discard_secondary"})
+		CHECK_FALSE(parse_after_sb(bad));
+	CHECK(after_sb_name(DTRBD_SB_DISCARD_SECONDARY) == "discard-secondary");
+	CHECK(event_name(DTRBD_EV_VERIFY_STARTED) == "verify_started");
+	CHECK(event_name(DTRBD_EV_VERIFY_FINISHED) == "verify_finished");
+	CHECK(event_name(DTRBD_EV_SPLIT_BRAIN) == "split_brain");
+	CHECK(event_name(DTRBD_EV_IO_ERROR) == "io_error");
+	CHECK(event_name(DTRBD_EV_IO_ERROR + 1) == "unknown");
+	CHECK(flag_names(DTRBD_F_PEER_OUTDATED) == std::vector<std::string>{"peer-outdated"});
+	CHECK(duration_text(0) == "0s");
+	CHECK(duration_text(65) == "1m05s");
+	CHECK(duration_text(3723) == "1h02m03s");
+	CHECK(rate_text(50u << 20) == "50.0 MiB/s");
 }
 
 TEST_CASE("status JSON of a standalone device has no protocol and no sync", "[format]")
@@ -158,7 +319,7 @@ TEST_CASE("sync progress in JSON and text", "[format]")
 	CHECK(text.find("dtrbd3: primary, peer secondary\n") == 0);
 	CHECK(text.find("connected to p2 (10.0.0.2:7789), protocol C") != std::string::npos);
 	CHECK(text.find("sync        source [#####...............] 25.0%, 2.93 KiB of "
-			"3.91 KiB remaining") != std::string::npos);
+			"3.91 KiB remaining\n") != std::string::npos);
 	CHECK(text.find("on /dev/vg0/vm1") != std::string::npos);
 
 	Attrs t;
