@@ -35,6 +35,84 @@ Status lookup_error(int rc, const char *what)
 
 } // namespace
 
+namespace nl {
+
+namespace {
+
+Result<Message> device_request(int family, uint8_t cmd, uint32_t minor)
+{
+	auto m = Message::make(family, DTRBD_GENL_VERSION, cmd);
+	if (m)
+		m->u32(DTRBD_A_MINOR, minor);
+	return m;
+}
+
+} // namespace
+
+Result<Message> attach_request(int family, const AttachRequest &r)
+{
+	auto m = device_request(family, DTRBD_CMD_ATTACH, r.minor);
+	if (!m)
+		return m;
+	m->string(DTRBD_A_DISK_PATH, r.disk_path);
+	if (r.meta_path)
+		m->string(DTRBD_A_META_PATH, *r.meta_path);
+	if (r.al_extents)
+		m->u32(DTRBD_A_AL_EXTENTS, *r.al_extents);
+	return m;
+}
+
+Result<Message> connect_request(int family, const ConnectRequest &r)
+{
+	auto m = device_request(family, DTRBD_CMD_CONNECT, r.minor);
+	if (!m)
+		return m;
+	m->u32(DTRBD_A_SOCK_FD, static_cast<uint32_t>(r.sock_fd))
+		.u8(DTRBD_A_PROTOCOL, r.protocol)
+		.u32(DTRBD_A_PING_MS, r.ping_ms)
+		.u32(DTRBD_A_TIMEOUT_MS, r.timeout_ms)
+		.u8(DTRBD_A_TIEBREAK, r.tiebreak ? 1 : 0)
+		.u32(DTRBD_A_PROTO_VERSION, r.proto_version)
+		.u64(DTRBD_A_FEATURES, r.features)
+		.string(DTRBD_A_PEER_NAME, r.peer_name)
+		.string(DTRBD_A_PEER_ADDR, r.peer_addr);
+	if (r.discard_my_data)
+		m->flag(DTRBD_A_DISCARD_MY_DATA);
+	if (r.after_sb)
+		m->u8(DTRBD_A_AFTER_SB, *r.after_sb);
+	if (r.resync_rate_kib)
+		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
+	return m;
+}
+
+Result<Message> verify_request(int family, uint32_t minor, bool repair)
+{
+	auto m = device_request(family, DTRBD_CMD_VERIFY, minor);
+	if (m && repair)
+		m->flag(DTRBD_A_REPAIR);
+	return m;
+}
+
+Result<Message> new_current_uuid_request(int family, uint32_t minor,
+					 bool clear_bitmap)
+{
+	auto m = device_request(family, DTRBD_CMD_NEW_CURRENT_UUID, minor);
+	if (m && clear_bitmap)
+		m->flag(DTRBD_A_CLEAR_BITMAP);
+	return m;
+}
+
+Result<Message> set_options_request(int family, uint32_t minor,
+				    uint32_t resync_rate_kib)
+{
+	auto m = device_request(family, DTRBD_CMD_SET_OPTIONS, minor);
+	if (m)
+		m->u32(DTRBD_A_RESYNC_RATE, resync_rate_kib);
+	return m;
+}
+
+} // namespace nl
+
 Result<std::unique_ptr<Kernel>> NetlinkKernel::open()
 {
 	auto sk = nl::Socket::open();
@@ -66,14 +144,9 @@ Status NetlinkKernel::simple(uint8_t cmd, uint32_t minor, const char *verb)
 
 Status NetlinkKernel::attach(const AttachRequest &r)
 {
-	auto m = request(DTRBD_CMD_ATTACH, r.minor);
+	auto m = nl::attach_request(family_, r);
 	if (!m)
 		return m.status();
-	m->string(DTRBD_A_DISK_PATH, r.disk_path);
-	if (r.meta_path)
-		m->string(DTRBD_A_META_PATH, *r.meta_path);
-	if (r.al_extents)
-		m->u32(DTRBD_A_AL_EXTENTS, *r.al_extents);
 	return cmd_.transact(*m, str("attach ", r.disk_path, " as ", dev(r.minor)));
 }
 
@@ -104,35 +177,18 @@ Status NetlinkKernel::primary(uint32_t minor, bool force)
 
 Status NetlinkKernel::connect(const ConnectRequest &r)
 {
-	auto m = request(DTRBD_CMD_CONNECT, r.minor);
+	auto m = nl::connect_request(family_, r);
 	if (!m)
 		return m.status();
-	m->u32(DTRBD_A_SOCK_FD, static_cast<uint32_t>(r.sock_fd))
-		.u8(DTRBD_A_PROTOCOL, r.protocol)
-		.u32(DTRBD_A_PING_MS, r.ping_ms)
-		.u32(DTRBD_A_TIMEOUT_MS, r.timeout_ms)
-		.u8(DTRBD_A_TIEBREAK, r.tiebreak ? 1 : 0)
-		.u32(DTRBD_A_PROTO_VERSION, r.proto_version)
-		.u64(DTRBD_A_FEATURES, r.features)
-		.string(DTRBD_A_PEER_NAME, r.peer_name)
-		.string(DTRBD_A_PEER_ADDR, r.peer_addr);
-	if (r.discard_my_data)
-		m->flag(DTRBD_A_DISCARD_MY_DATA);
-	if (r.after_sb)
-		m->u8(DTRBD_A_AFTER_SB, *r.after_sb);
-	if (r.resync_rate_kib)
-		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
 	return cmd_.transact(*m, str("hand the connection to ", dev(r.minor),
 				     " to the kernel"));
 }
 
 Status NetlinkKernel::verify(uint32_t minor, bool repair)
 {
-	auto m = request(DTRBD_CMD_VERIFY, minor);
+	auto m = nl::verify_request(family_, minor, repair);
 	if (!m)
 		return m.status();
-	if (repair)
-		m->flag(DTRBD_A_REPAIR);
 	return cmd_.transact(*m, str("start a verify of ", dev(minor)));
 }
 
@@ -149,21 +205,18 @@ Status NetlinkKernel::invalidate_remote(uint32_t minor)
 
 Status NetlinkKernel::new_current_uuid(uint32_t minor, bool clear_bitmap)
 {
-	auto m = request(DTRBD_CMD_NEW_CURRENT_UUID, minor);
+	auto m = nl::new_current_uuid_request(family_, minor, clear_bitmap);
 	if (!m)
 		return m.status();
-	if (clear_bitmap)
-		m->flag(DTRBD_A_CLEAR_BITMAP);
 	return cmd_.transact(*m, str("start a new data generation on ",
 				     dev(minor)));
 }
 
 Status NetlinkKernel::set_options(uint32_t minor, uint32_t resync_rate_kib)
 {
-	auto m = request(DTRBD_CMD_SET_OPTIONS, minor);
+	auto m = nl::set_options_request(family_, minor, resync_rate_kib);
 	if (!m)
 		return m.status();
-	m->u32(DTRBD_A_RESYNC_RATE, resync_rate_kib);
 	return cmd_.transact(*m, str("change the options of ", dev(minor)));
 }
 

@@ -11,6 +11,21 @@
 
 namespace dtrbd {
 
+namespace nl {
+
+// The requests that carry more than a minor, built apart from any socket
+// so that the tests can decode what would be sent. The message's status()
+// holds the first failed attribute put.
+Result<Message> attach_request(int family, const AttachRequest &r);
+Result<Message> connect_request(int family, const ConnectRequest &r);
+Result<Message> verify_request(int family, uint32_t minor, bool repair);
+Result<Message> new_current_uuid_request(int family, uint32_t minor,
+					 bool clear_bitmap);
+Result<Message> set_options_request(int family, uint32_t minor,
+				    uint32_t resync_rate_kib);
+
+} // namespace nl
+
 class NetlinkKernel final : public Kernel {
 public:
 	// Resolves the family; fails with "the dtrbd kernel module is not
