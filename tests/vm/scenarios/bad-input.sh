@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 dt_start 1
-lab_exec h1 "truncate -s 512K /tmp/small && truncate -s 64M /tmp/big && losetup /dev/loop0 /tmp/small && losetup /dev/loop1 /tmp/big" ||
+lab_exec h1 "modprobe loop && truncate -s 512K /tmp/small && truncate -s 64M /tmp/big && losetup /dev/loop0 /tmp/small && losetup /dev/loop1 /tmp/big" ||
 	fail "loop devices"
 
 dt_expect_fail h1 "(no such|does not exist|No such)" create-md --disk /nonexistent
