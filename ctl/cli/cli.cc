@@ -146,9 +146,14 @@ void meta_option(po::options_description_easy_init add, const char *what)
 	add("meta", po::value<std::string>()->value_name("PATH"), what);
 }
 
+// The help texts below spell these out.
+static_assert(DTRBD_AL_EXTENTS_MIN == 7 && DTRBD_AL_EXTENTS_MAX == 1018 &&
+	      DTRBD_AL_EXTENTS_DEFAULT == 257 && DTRBD_MD_AL_EXTENT == 4u << 20);
+static_assert(DTRBD_MD_SB_SIZE + DTRBD_MD_AL_SIZE == 36 * 1024);
+
 constexpr const char *kRateHelp =
-	"'dynamic' (the default) or a fixed rate per second with a binary unit, "
-	"K, M or G (e.g. 800K, 50M, 1G), at most 4G";
+	"'dynamic' or a fixed rate per second with a binary unit, K, M or G "
+	"(e.g. 800K, 50M, 1G), at most 4G";
 
 Status run_create_md(Invocation &inv)
 {
@@ -465,7 +470,8 @@ const Command kCommands[] = {
 		add("after-sb", po::value<std::string>()->value_name("POLICY"),
 		    "automatic split-brain recovery: disconnect (default), "
 		    "discard-zero-changes or discard-secondary");
-		add("resync-rate", po::value<std::string>()->value_name("RATE"), kRateHelp);
+		add("resync-rate", po::value<std::string>()->value_name("RATE"),
+		    str("resync speed: ", kRateHelp, " (default: dynamic)").c_str());
 	},
 	run_connect, prepare_connect,
 },
@@ -704,8 +710,9 @@ void main_help(std::ostream &out)
 		      "set-up, on both hosts: create-md, attach, connect; then primary\n"
 		      "on one of them (primary --force the very first time, or\n"
 		      "new-current-uuid --clear-bitmap for two identical new disks).\n"
-		      "verify checks that both copies are equal. The kernel module must be loaded (modprobe dtrbd)\n"
-		      "and every command but create-md needs CAP_SYS_ADMIN.")
+		      "verify checks that both copies are equal. The kernel module\n"
+		      "must be loaded (modprobe dtrbd) and every command but\n"
+		      "create-md needs CAP_SYS_ADMIN.")
 	    << "\nEXIT STATUS\n" << indent(kExitStatus)
 	    << "\nSEE ALSO\n" << indent("dtrbdctl COMMAND --help, Documentation/dtrbdctl.md");
 }

@@ -183,6 +183,20 @@ TEST_CASE("verify --repair waits for the resync of what differed", "[verify]")
 						 {"blocks_differing", 2}, {"repaired", true},
 						 {"seconds", 4.0}});
 	}
+	SECTION("the resync's events came before the verify's: found by polling")
+	{
+		auto &d = cli.kernel.devices[0];
+		cli.on_verify({started, event(0, DTRBD_EV_SYNC_FINISHED), verify_finished(0, 8, 2)});
+		cli.kernel.on_idle = [&] {
+			d.sync_kind = DTRBD_SK_NONE;
+			d.sync = DTRBD_SYNC_NONE;
+			d.oos_bytes = 0;
+		};
+		r = cli({"verify", "0", "--repair"});
+		CHECK(r.rc == 0);
+		CHECK(r.out == "dtrbd0: verified 8 blocks, 2 differing, repaired\n");
+		CHECK(cli.kernel.waited == milliseconds(1000));
+	}
 	SECTION("the connection is lost during the resync")
 	{
 		Event gone = event(0, DTRBD_EV_DISCONNECTED);
