@@ -346,6 +346,10 @@ Status cmd_verify(Kernel &k, const VerifyOptions &o, const Waiting &w,
 	auto d = attached(k, o.minor);
 	if (!d)
 		return d.status();
+	if (d->conn && *d->conn != DTRBD_CONN_CONNECTED)
+		return Status::error(str(dev(o.minor), " is ", conn_name(d->conn),
+					 ": a verify compares with the peer, so connect it first"),
+				     ENOTCONN);
 	st = k.verify(o.minor, o.repair);
 	if (!st)
 		return st;

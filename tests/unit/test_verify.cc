@@ -213,8 +213,14 @@ TEST_CASE("verify: refusals, timeout, interruption", "[verify]")
 	require_failure(cli({"verify", "7"}), 1,
 			"dtrbd7 is not attached; run dtrbdctl attach 7 --disk PATH first");
 
-	cli.kernel.refuse = Status::error("dtrbd0 is not connected: a verify needs the peer", ENOTCONN);
-	require_failure(cli({"verify", "0"}), 1, "dtrbd0 is not connected: a verify needs the peer");
+	cli.kernel.devices[0].conn = DTRBD_CONN_STANDALONE;
+	require_failure(cli({"verify", "0"}), 1,
+			"dtrbd0 is standalone: a verify compares with the peer, so connect it first");
+	CHECK(cli.kernel.calls == std::vector<std::string>{"get 7", "get 0"});
+	cli.kernel.devices[0].conn = DTRBD_CONN_CONNECTED;
+
+	cli.kernel.refuse = Status::error("dtrbd0 is resyncing: start the verify when it is done", EBUSY);
+	require_failure(cli({"verify", "0"}), 1, "dtrbd0 is resyncing: start the verify when it is done");
 
 	cli.on_verify({});		// runs forever
 	require_failure(cli({"verify", "0", "--timeout", "5"}), 1,
