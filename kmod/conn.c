@@ -110,7 +110,7 @@ static int dtrbd_send_req(struct dtrbd_device *dev, struct dtrbd_req *req)
 	ret = dtrbd_send_packet(dev, P_DATA, &p, sizeof(p), req->size);
 	if (ret)
 		return ret;
-	/* the master's pages stay valid until the peer part completes */
+	/* the master's pages stay valid until the peer part is done */
 	__bio_for_each_segment(bv, req->master, it, req->iter) {
 		batch[n++] = bv;
 		len += bv.bv_len;
@@ -139,6 +139,24 @@ static int dtrbd_send_rs_slot(struct dtrbd_device *dev,
 	};
 	int ret;
 
+	if (slot->verify) {
+		unsigned int blocks = slot->len / DTRBD_MD_BLOCK;
+		struct dtrbd_p_csum c = {
+			.id = cpu_to_be64(idx),
+			.sector = cpu_to_be64(slot->offset >> SECTOR_SHIFT),
+			.blocks = cpu_to_be32(blocks),
+		};
+		struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+		struct kvec kv = { .iov_base = slot->csum,
+				   .iov_len = blocks * sizeof(__be32) };
+
+		ret = dtrbd_send_packet(dev, P_OV_REQ, &c, sizeof(c),
+					kv.iov_len);
+		if (ret)
+			return ret;
+		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, kv.iov_len);
+		return dtrbd_send_msg(dev, &msg);
+	}
 	ret = dtrbd_send_packet(dev, P_RS_DATA, &p, sizeof(p), slot->len);
 	if (!ret)
 		ret = dtrbd_send_bvecs(dev, slot->bvecs,
@@ -147,9 +165,53 @@ static int dtrbd_send_rs_slot(struct dtrbd_device *dev,
 	if (!ret) {
 		spin_lock_irq(&dev->lock);
 		dev->stats.sent += slot->len;
+		dev->stats.rs_sent += slot->len;
 		spin_unlock_irq(&dev->lock);
 	}
 	return ret;
+}
+
+/* One page of our bitmap as a P_BITMAP slice. */
+static int dtrbd_send_bm_page(struct dtrbd_device *dev, u64 pg)
+{
+	u64 words_total = DIV_ROUND_UP(dev->bm_bits, 64);
+	unsigned int words = min_t(u64, DTRBD_BM_WORDS_MAX,
+				   words_total - pg * DTRBD_BM_WORDS_MAX);
+	bool last = pg + 1 >= dev->bm_npages;
+	struct dtrbd_p_bitmap b = {
+		.offset = cpu_to_be64(pg * DTRBD_BM_WORDS_MAX),
+		.words = cpu_to_be32(words),
+		.flags = cpu_to_be32(last ? DTRBD_BM_LAST : 0),
+	};
+	struct bio_vec bv;
+	int ret;
+
+	BUILD_BUG_ON(DTRBD_BM_WORDS_MAX * 8 != PAGE_SIZE);
+	ret = dtrbd_send_packet(dev, P_BITMAP, &b, sizeof(b), words * 8);
+	if (ret)
+		return ret;
+	/* bits may change while in flight: the peer ORs, so either is fine */
+	bvec_set_page(&bv, dev->bm_pages[pg], words * 8, 0);
+	return dtrbd_send_bvecs(dev, &bv, 1, words * 8, false);
+}
+
+static int dtrbd_send_ov_reply(struct dtrbd_device *dev,
+			       struct dtrbd_ov_reply *r)
+{
+	struct dtrbd_p_csum c = {
+		.id = cpu_to_be64(r->id),
+		.sector = cpu_to_be64(r->sector),
+		.blocks = cpu_to_be32(r->blocks),
+	};
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct kvec kv = { .iov_base = r->diff, .iov_len = r->blocks };
+	int ret;
+
+	ret = dtrbd_send_packet(dev, P_OV_REPLY, &c, sizeof(c), r->blocks);
+	if (ret)
+		return ret;
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, kv.iov_len);
+	return dtrbd_send_msg(dev, &msg);
 }
 
 static int dtrbd_send_ack(struct dtrbd_device *dev, u16 type, u64 id,
@@ -172,6 +234,12 @@ static void dtrbd_fill_state(struct dtrbd_device *dev, struct dtrbd_p_state *s)
 	s->role = dev->role;
 	s->disk = dev->disk_state;
 	s->sync = dev->sync;
+	if (dev->flags & DTRBD_F_CRASHED_PRIMARY)
+		s->flags |= DTRBD_SF_CRASHED_PRIMARY;
+	if (dev->discard_my_data)
+		s->flags |= DTRBD_SF_DISCARD_MY_DATA;
+	s->after_sb = dev->after_sb;
+	s->oos_blocks = cpu_to_be64(dev->bm_set);
 	s->size_bytes = cpu_to_be64(dev->size);
 	s->current_uuid = cpu_to_be64(dev->current_uuid);
 	s->bitmap_uuid = cpu_to_be64(dev->bitmap_uuid);
@@ -183,6 +251,10 @@ static bool dtrbd_sender_has_work(struct dtrbd_device *dev)
 {
 	return dev->send_state || dev->send_sync_done ||
 	       dev->send_promote_req || dev->send_promote_reply >= 0 ||
+	       (dev->bm_xchg == DTRBD_BMX_RUNNING &&
+		dev->bm_tx_page < dev->bm_npages) ||
+	       dev->ov_head != dev->ov_tail || dev->send_uuid_sync ||
+	       dev->send_invalidate ||
 	       dev->recv_ack_head != dev->recv_ack_tail ||
 	       !list_empty(&dev->ack_q) || !list_empty(&dev->send_q) ||
 	       !list_empty(&dev->rs_send_q);
@@ -203,16 +275,38 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		struct dtrbd_p_sync_done sd;
 		struct dtrbd_p_promote_reply pr;
 		struct dtrbd_recv_ack ra;
+		struct dtrbd_p_uuid_sync us;
+		struct dtrbd_p_barrier ba;
+		u64 pg;
 	} u;
 	int ret;
 
 	spin_lock_irq(&dev->lock);
+	/* before our state: the peer must adopt it before it sees us UpToDate */
+	if (dev->send_uuid_sync) {
+		dev->send_uuid_sync = false;
+		u.us.current_uuid = cpu_to_be64(dev->current_uuid);
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_UUID_SYNC, &u.us, sizeof(u.us),
+					 0) ?: 1;
+	}
 	if (dev->send_state) {
 		dev->send_state = false;
 		dtrbd_fill_state(dev, &u.st);
 		spin_unlock_irq(&dev->lock);
 		return dtrbd_send_packet(dev, P_STATE, &u.st, sizeof(u.st),
 					 0) ?: 1;
+	}
+	if (dev->send_invalidate) {
+		dev->send_invalidate = false;
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_INVALIDATE, NULL, 0, 0) ?: 1;
+	}
+	if (dev->bm_xchg == DTRBD_BMX_RUNNING &&
+	    dev->bm_tx_page < dev->bm_npages) {
+		u.pg = dev->bm_tx_page++;
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_bm_page(dev, u.pg) ?: 1;
 	}
 	if (dev->send_promote_req) {
 		dev->send_promote_req = false;
@@ -235,6 +329,18 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		return dtrbd_send_packet(dev, P_SYNC_DONE, &u.sd,
 					 sizeof(u.sd), 0) ?: 1;
 	}
+	if (dev->ov_head != dev->ov_tail) {
+		struct dtrbd_ov_reply *r = &dev->ov_replies[dev->ov_tail %
+							    DTRBD_OV_REPLIES];
+
+		spin_unlock_irq(&dev->lock);
+		ret = dtrbd_send_ov_reply(dev, r);
+		spin_lock_irq(&dev->lock);
+		dev->ov_tail++;
+		spin_unlock_irq(&dev->lock);
+		wake_up(&dev->peer_wq);
+		return ret ?: 1;
+	}
 	if (dev->recv_ack_head != dev->recv_ack_tail) {
 		u.ra = dev->recv_acks[dev->recv_ack_tail % DTRBD_MAX_PEER_REQS];
 		dev->recv_ack_tail++;
@@ -254,14 +360,30 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		return ret ?: 1;
 	}
 	req = list_first_entry_or_null(&dev->send_q, struct dtrbd_req, send);
+	if (req && dev->epoch_closed) {
+		/*
+		 * Protocols A/B: a write completed before the peer wrote it;
+		 * everything sent so far must be on the peer's disk before
+		 * anything that may depend on it.
+		 */
+		dev->epoch_closed = false;
+		u.ba.epoch = cpu_to_be32(dev->tx_epoch++);
+		u.ba.reserved = 0;
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_BARRIER, &u.ba, sizeof(u.ba),
+					 0) ?: 1;
+	}
 	if (req) {
 		list_del_init(&req->send);
 		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
+		/* acks may come before we return: keep req until then */
+		atomic_inc(&req->refs);
 		spin_unlock_irq(&dev->lock);
 		ret = dtrbd_send_req(dev, req);
 		/* protocol A: handed to the socket is all we wait for */
-		if (!ret && (req->dp_flags & DTRBD_DP_ACK_NONE))
-			dtrbd_req_peer_done(dev, req->id);
+		if (!ret)
+			dtrbd_req_sent(dev, req);
+		dtrbd_req_unref(req);
 		return ret ?: 1;
 	}
 	slot = list_first_entry_or_null(&dev->rs_send_q, struct dtrbd_rs_slot,
@@ -368,6 +490,15 @@ static void dtrbd_peer_endio(struct bio *bio)
 		__free_page(bv->bv_page);
 
 	spin_lock_irqsave(&dev->lock, flags);
+	if (preq->ack_type == P_RS_ACK && !preq->error) {
+		/* a resync block landed: it is in sync here now */
+		u64 first = ((u64)preq->sector << SECTOR_SHIFT) / DTRBD_MD_BLOCK;
+
+		dtrbd_bm_clear(dev, first,
+			       first + preq->size / DTRBD_MD_BLOCK - 1);
+		if (dev->sync == DTRBD_SYNC_TARGET)
+			dev->sync_done += preq->size;
+	}
 	if (preq->ack_type && dev->cstate == DTRBD_CONN_CONNECTED) {
 		list_add_tail(&preq->list, &dev->ack_q);
 		preq = NULL;
@@ -381,6 +512,12 @@ static void dtrbd_peer_endio(struct bio *bio)
 		bio_put(&preq->bio);
 }
 
+static bool dtrbd_rx_stopping(struct dtrbd_device *dev)
+{
+	return kthread_should_stop() ||
+	       READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING;
+}
+
 static bool dtrbd_peer_room(struct dtrbd_device *dev)
 {
 	bool room;
@@ -389,8 +526,16 @@ static bool dtrbd_peer_room(struct dtrbd_device *dev)
 	room = dev->peer_inflight < DTRBD_MAX_PEER_REQS &&
 	       dev->recv_ack_head - dev->recv_ack_tail < DTRBD_MAX_PEER_REQS;
 	spin_unlock_irq(&dev->lock);
-	return room || kthread_should_stop() ||
-	       READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING;
+	return room || dtrbd_rx_stopping(dev);
+}
+
+/* Every peer write submitted so far has completed (barriers, verify). */
+static int dtrbd_peer_drain(struct dtrbd_device *dev)
+{
+	wait_event_interruptible(dev->peer_wq,
+				 !READ_ONCE(dev->peer_inflight) ||
+				 dtrbd_rx_stopping(dev));
+	return dtrbd_rx_stopping(dev) ? -ESHUTDOWN : 0;
 }
 
 /* P_DATA or P_RS_DATA: receive the payload and write it locally. */
@@ -416,20 +561,22 @@ static int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, u32 length)
 	if (length != sizeof(p) + size || size > DTRBD_MAX_PAYLOAD ||
 	    size & (SECTOR_SIZE - 1) || flags & ~DTRBD_DP_KNOWN ||
 	    sector > dev->size >> SECTOR_SHIFT ||
-	    size > dev->size - (sector << SECTOR_SHIFT)) {
+	    size > dev->size - (sector << SECTOR_SHIFT) ||
+	    (type == P_RS_DATA && ((sector << SECTOR_SHIFT) % DTRBD_MD_BLOCK ||
+				   size % DTRBD_MD_BLOCK || !size))) {
 		dtrbd_err(dev, "peer sent a bad write: sector %llu size %u flags %#x\n",
 			  (unsigned long long)sector, size, flags);
 		return -EBADMSG;
 	}
-	if (type == P_DATA && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
-		dtrbd_err(dev, "peer sent application data but we are Primary\n");
+	if (READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+		dtrbd_err(dev, "peer sent %s data but we are Primary\n",
+			  type == P_DATA ? "application" : "resync");
 		return -EPROTO;
 	}
 
 	/* bound the memory the peer can make us hold */
 	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev));
-	if (kthread_should_stop() ||
-	    READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING)
+	if (dtrbd_rx_stopping(dev))
 		return -ESHUTDOWN;
 
 	if (flags & DTRBD_DP_FLUSH)
@@ -466,17 +613,13 @@ static int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, u32 length)
 			goto out_free;
 	}
 
-	if (type == P_RS_DATA)
-		preq->ack_type = P_RS_ACK;
-	else if (flags & (DTRBD_DP_ACK_NONE | DTRBD_DP_ACK_RECV))
-		preq->ack_type = 0;
-	else
-		preq->ack_type = P_WRITE_ACK;
+	/* every write is acked once written: the sender's bitmap needs it */
+	preq->ack_type = type == P_RS_DATA ? P_RS_ACK : P_WRITE_ACK;
 
 	spin_lock_irq(&dev->lock);
 	dev->stats.received += size;
 	if (type == P_RS_DATA)
-		dev->sync_done += size;
+		dev->stats.rs_received += size;
 	if (type == P_DATA && (flags & DTRBD_DP_ACK_RECV)) {
 		struct dtrbd_recv_ack *ra;
 
@@ -504,12 +647,13 @@ out_free:
 	return ret;
 }
 
-static const char *const dtrbd_dec_reason[] = {
-	[DTRBD_DEC_SPLIT_BRAIN] =
-		"split brain: both sides changed the data since they were last connected; nothing was merged. Choose the side whose changes are to be discarded and recreate its metadata (dtrbdctl detach, create-md --force, attach, connect) to resync it from the other side",
-	[DTRBD_DEC_UNRELATED] =
-		"the peer's data is unrelated to ours (no common generation); recreate the metadata on the side to be overwritten",
-};
+static const char dtrbd_sb_reason[] =
+	"split brain: both sides changed the data since they were last connected, and nothing was merged. "
+	"On the side whose changes are to be thrown away run: dtrbdctl secondary MINOR; dtrbdctl connect MINOR ... --discard-my-data; "
+	"on the other side run the usual connect";
+static const char dtrbd_unrelated_reason[] =
+	"the peer's data has no history in common with ours (different volumes?); "
+	"on the side to be overwritten run: dtrbdctl connect MINOR ... --discard-my-data (a full resync follows)";
 
 /*
  * Under dev->lock: claim the resync direction @dec (so that only one
@@ -520,45 +664,67 @@ static enum dtrbd_sync_decision dtrbd_claim_sync(struct dtrbd_device *dev,
 {
 	if (dev->sync != DTRBD_SYNC_NONE)
 		return DTRBD_DEC_NONE;
-	if (dec == DTRBD_DEC_SOURCE)
+	if (dtrbd_dec_is_source(dec))
 		dev->sync = DTRBD_SYNC_SOURCE;
-	else if (dec == DTRBD_DEC_TARGET)
+	else if (dtrbd_dec_is_target(dec))
 		dev->sync = DTRBD_SYNC_TARGET;
 	else
 		return DTRBD_DEC_NONE;
-	dev->sync_total = dev->size;
+	dev->sync_kind = dtrbd_dec_is_full(dec) ? DTRBD_SK_FULL :
+						   DTRBD_SK_BITMAP;
+	dev->sync_total = 0;
 	dev->sync_done = 0;
 	return dec;
 }
 
-/* Under dev->lock: does a resync have to start now (states changed)? */
+/*
+ * Under dev->lock: does a resync have to start now that a state changed
+ * while connected (a forced promotion, an invalidate)? Always a full one.
+ */
 static enum dtrbd_sync_decision dtrbd_sync_needed(struct dtrbd_device *dev)
 {
 	if (dev->disk_state == DTRBD_DISK_UPTODATE &&
 	    dev->peer_disk == DTRBD_DISK_INCONSISTENT)
-		return dtrbd_claim_sync(dev, DTRBD_DEC_SOURCE);
+		return dtrbd_claim_sync(dev, DTRBD_DEC_SOURCE_FULL);
 	if (dev->disk_state == DTRBD_DISK_INCONSISTENT &&
 	    dev->peer_disk == DTRBD_DISK_UPTODATE)
-		return dtrbd_claim_sync(dev, DTRBD_DEC_TARGET);
+		return dtrbd_claim_sync(dev, DTRBD_DEC_TARGET_FULL);
 	return DTRBD_DEC_NONE;
 }
 
 /*
- * Start a resync in the direction claimed by dtrbd_claim_sync(). Called by
- * the receiver, or by a promotion holding dev->state_mutex; the teardown
- * stops the receiver, then takes state_mutex before it looks at
- * dev->resyncer, so it never misses a resyncer started here.
+ * Start the resync claimed by dtrbd_claim_sync(), once both bitmaps are
+ * merged (or, for a full one, at once). Called by the receiver, or by a
+ * state change holding dev->state_mutex; the teardown stops the receiver,
+ * then takes state_mutex before it looks at dev->resyncer, so it never
+ * misses a resyncer started here.
  */
 static int dtrbd_start_sync(struct dtrbd_device *dev,
 			    enum dtrbd_sync_decision dec)
 {
-	struct task_struct *t;
 	int ret;
 
-	if (dec == DTRBD_DEC_TARGET) {
+	if (!dtrbd_dec_is_source(dec) && !dtrbd_dec_is_target(dec))
+		return 0;
+	if (dtrbd_dec_is_full(dec))
+		dtrbd_bm_set_all(dev);
+	spin_lock_irq(&dev->lock);
+	dev->sync_total = dev->bm_set * DTRBD_MD_BLOCK;
+	dev->sync_done = 0;
+	dev->rate_stamp = jiffies;
+	dev->rate_stamp_done = 0;
+	dev->sync_rate = 0;
+	spin_unlock_irq(&dev->lock);
+
+	if (dtrbd_dec_is_target(dec)) {
 		/* must be on disk before the first resync block lands */
+		ret = dtrbd_bm_write(dev, false);
+		if (ret)
+			return ret;
 		mutex_lock(&dev->md_mutex);
 		dev->md_flags &= ~DTRBD_MDF_CONSISTENT;
+		if (dtrbd_dec_is_full(dec))
+			dev->md_flags |= DTRBD_MDF_FULL_SYNC;
 		mutex_unlock(&dev->md_mutex);
 		ret = dtrbd_md_write(dev);
 		if (ret)
@@ -568,30 +734,17 @@ static int dtrbd_start_sync(struct dtrbd_device *dev,
 		dev->send_state = true;
 		spin_unlock_irq(&dev->lock);
 		wake_up(&dev->sender_wq);
-		dtrbd_info(dev, "resync started as target, %llu bytes\n",
-			   dev->size);
+		dtrbd_info(dev, "resync started as target (%s), %llu KiB\n",
+			   dtrbd_dec_is_full(dec) ? "full" : "bitmap",
+			   dev->sync_total >> 10);
 		dtrbd_notify(dev, DTRBD_EV_SYNC_STARTED, "target");
 		return 0;
 	}
-	if (dec != DTRBD_DEC_SOURCE)
-		return 0;
 
-	if (dev->resyncer) {
-		/* one resync per connection; the next one after reconnect */
-		dtrbd_warn(dev, "a resync ran on this connection already\n");
-		return -EBUSY;
-	}
-	ret = dtrbd_rs_alloc(dev);
-	if (ret)
-		return ret;
 	spin_lock_irq(&dev->lock);
 	dev->peer_disk = DTRBD_DISK_INCONSISTENT;
 	spin_unlock_irq(&dev->lock);
-	t = kthread_run(dtrbd_resync_thread, dev, "dtrbd%u_rs", dev->minor);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	dev->resyncer = t;
-	return 0;
+	return dtrbd_start_resyncer(dev, dev->sync_kind);
 }
 
 int dtrbd_maybe_start_sync(struct dtrbd_device *dev)
@@ -605,12 +758,49 @@ int dtrbd_maybe_start_sync(struct dtrbd_device *dev)
 	return dtrbd_start_sync(dev, dec);
 }
 
+/*
+ * Our data is not to be trusted (dtrbdctl invalidate here, or
+ * invalidate-remote on the peer): become the target of a full resync.
+ */
+int dtrbd_invalidate_local(struct dtrbd_device *dev)
+{
+	enum dtrbd_sync_decision dec;
+
+	spin_lock_irq(&dev->lock);
+	if (dev->role == DTRBD_ROLE_PRIMARY ||
+	    dev->peer_disk != DTRBD_DISK_UPTODATE ||
+	    dev->cstate != DTRBD_CONN_CONNECTED) {
+		spin_unlock_irq(&dev->lock);
+		dtrbd_warn(dev, "invalidate refused: Primary, or the peer has no UpToDate data\n");
+		return 0;
+	}
+	dec = dtrbd_claim_sync(dev, DTRBD_DEC_TARGET_FULL);
+	spin_unlock_irq(&dev->lock);
+	return dtrbd_start_sync(dev, dec);
+}
+
+static const char *dtrbd_dec_name(enum dtrbd_sync_decision d)
+{
+	static const char *const names[] = {
+		[DTRBD_DEC_NONE] = "in sync",
+		[DTRBD_DEC_SOURCE] = "bitmap resync source",
+		[DTRBD_DEC_TARGET] = "bitmap resync target",
+		[DTRBD_DEC_SOURCE_FULL] = "full resync source",
+		[DTRBD_DEC_TARGET_FULL] = "full resync target",
+		[DTRBD_DEC_BOTH_INCONSISTENT] = "both inconsistent",
+		[DTRBD_DEC_SPLIT_BRAIN] = "split brain",
+		[DTRBD_DEC_UNRELATED] = "unrelated data",
+	};
+
+	return d < ARRAY_SIZE(names) ? names[d] : "?";
+}
+
 static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 {
 	struct dtrbd_p_state p;
 	struct dtrbd_gen me, peer;
 	enum dtrbd_sync_decision dec;
-	bool first;
+	bool first, bitmap;
 	int ret;
 
 	if (length != sizeof(p))
@@ -619,7 +809,8 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	if (ret)
 		return ret;
 	if (p.role < DTRBD_ROLE_SECONDARY || p.role > DTRBD_ROLE_PRIMARY ||
-	    p.disk > DTRBD_DISK_UPTODATE || p.sync > DTRBD_SYNC_TARGET)
+	    p.disk > DTRBD_DISK_UPTODATE || p.sync > DTRBD_SYNC_TARGET ||
+	    p.flags & ~DTRBD_SF_KNOWN)
 		return -EBADMSG;
 	if (be64_to_cpu(p.size_bytes) != dev->size) {
 		dtrbd_conn_fail(dev, "the peer's device has %llu bytes, ours %llu",
@@ -631,14 +822,34 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	first = dev->cstate == DTRBD_CONN_CONNECTING;
 	dev->peer_role = p.role;
 	dev->peer_disk = p.disk;
+	memset(&me, 0, sizeof(me));
+	memset(&peer, 0, sizeof(peer));
 	me.disk = dev->disk_state;
+	me.role = dev->role;
+	me.crashed_primary = !!(dev->flags & DTRBD_F_CRASHED_PRIMARY);
+	me.discard_my_data = dev->discard_my_data;
+	me.full_sync = !!(dev->md_flags & DTRBD_MDF_FULL_SYNC);
+	me.after_sb = dev->after_sb;
 	me.current_uuid = dev->current_uuid;
 	me.bitmap_uuid = dev->bitmap_uuid;
+	me.history_uuid[0] = dev->history_uuid[0];
+	me.history_uuid[1] = dev->history_uuid[1];
+	me.oos_blocks = dev->bm_set;
 	peer.disk = p.disk;
+	peer.role = p.role;
+	peer.crashed_primary = !!(p.flags & DTRBD_SF_CRASHED_PRIMARY);
+	peer.discard_my_data = !!(p.flags & DTRBD_SF_DISCARD_MY_DATA);
+	/* the peer's full_sync is implied by its uuids; see dtrbd_logic.h */
+	peer.after_sb = p.after_sb;
 	peer.current_uuid = be64_to_cpu(p.current_uuid);
 	peer.bitmap_uuid = be64_to_cpu(p.bitmap_uuid);
+	peer.history_uuid[0] = be64_to_cpu(p.history_uuid[0]);
+	peer.history_uuid[1] = be64_to_cpu(p.history_uuid[1]);
+	peer.oos_blocks = be64_to_cpu(p.oos_blocks);
 	if (!first) {
-		dec = dtrbd_sync_needed(dev);
+		if (dev->uuid_syncing && p.disk == DTRBD_DISK_UPTODATE)
+			dev->uuid_syncing = false;
+		dec = dev->uuid_syncing ? DTRBD_DEC_NONE : dtrbd_sync_needed(dev);
 		spin_unlock_irq(&dev->lock);
 		dtrbd_notify(dev, DTRBD_EV_PEER, NULL);
 		return dtrbd_start_sync(dev, dec);
@@ -650,19 +861,33 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 		dtrbd_conn_fail(dev, "both sides are Primary; make one of them Secondary");
 		return -EPROTO;
 	}
-	dec = dtrbd_decide_sync(&me, &peer);
+	dec = dtrbd_decide_sync(&me, &peer, dev->tiebreak);
+	dtrbd_info(dev, "handshake: %s (ours %016llx/%016llx, peer's %016llx/%016llx)\n",
+		   dtrbd_dec_name(dec), me.current_uuid, me.bitmap_uuid,
+		   peer.current_uuid, peer.bitmap_uuid);
 	switch (dec) {
 	case DTRBD_DEC_SPLIT_BRAIN:
 	case DTRBD_DEC_UNRELATED:
-		dtrbd_conn_fail(dev, "%s", dtrbd_dec_reason[dec]);
+		spin_lock_irq(&dev->lock);
+		dev->flags |= DTRBD_F_SPLIT_BRAIN;
+		spin_unlock_irq(&dev->lock);
+		dtrbd_notify(dev, DTRBD_EV_SPLIT_BRAIN,
+			     dec == DTRBD_DEC_SPLIT_BRAIN ? dtrbd_sb_reason :
+							    dtrbd_unrelated_reason);
+		dtrbd_conn_fail(dev, "%s", dec == DTRBD_DEC_SPLIT_BRAIN ?
+				dtrbd_sb_reason : dtrbd_unrelated_reason);
 		return -EPROTO;
 	case DTRBD_DEC_TARGET:
+	case DTRBD_DEC_TARGET_FULL:
 		if (READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
-			dtrbd_conn_fail(dev, "the peer has newer data but we are Primary; make this side Secondary so it can resync");
+			dtrbd_conn_fail(dev, dev->discard_my_data ?
+					"--discard-my-data needs this side to be Secondary; run dtrbdctl secondary first" :
+					"the peer has newer data but we are Primary; make this side Secondary so it can resync");
 			return -EPROTO;
 		}
 		break;
 	case DTRBD_DEC_SOURCE:
+	case DTRBD_DEC_SOURCE_FULL:
 		if (p.role == DTRBD_ROLE_PRIMARY) {
 			dtrbd_conn_fail(dev, "we have newer data but the peer is Primary; make the peer Secondary so it can resync");
 			return -EPROTO;
@@ -672,15 +897,171 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 		break;
 	}
 
+	bitmap = dec == DTRBD_DEC_SOURCE || dec == DTRBD_DEC_TARGET;
 	spin_lock_irq(&dev->lock);
 	dev->cstate = DTRBD_CONN_CONNECTED;
+	dev->flags &= ~DTRBD_F_SPLIT_BRAIN;
 	dec = dtrbd_claim_sync(dev, dec);
+	if (bitmap && dec != DTRBD_DEC_NONE) {
+		/* exchange bitmaps first; the last slice starts the resync */
+		dev->pending_dec = dec;
+		dev->bm_xchg = DTRBD_BMX_RUNNING;
+		dev->bm_tx_page = 0;
+		wake_up(&dev->sender_wq);
+	}
 	spin_unlock_irq(&dev->lock);
 	wake_up_all(&dev->state_wq);
 	dtrbd_info(dev, "connected to %s (%s), protocol %c\n", dev->peer_name,
 		   dev->peer_addr, 'A' + dev->protocol - DTRBD_PROT_A);
 	dtrbd_notify(dev, DTRBD_EV_CONNECTED, NULL);
+	if (bitmap)
+		return 0;
 	return dtrbd_start_sync(dev, dec);
+}
+
+/* P_BITMAP: OR the peer's slice in; the last one starts the resync. */
+static int dtrbd_recv_bitmap(struct dtrbd_device *dev, u32 length)
+{
+	u64 words_total = DIV_ROUND_UP(dev->bm_bits, 64), offset;
+	struct dtrbd_p_bitmap b;
+	enum dtrbd_sync_decision dec;
+	unsigned int words, flags;
+	int ret;
+
+	if (length < sizeof(b))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &b, sizeof(b));
+	if (ret)
+		return ret;
+	offset = be64_to_cpu(b.offset);
+	words = be32_to_cpu(b.words);
+	flags = be32_to_cpu(b.flags);
+	if (length != sizeof(b) + words * 8 || words > DTRBD_BM_WORDS_MAX ||
+	    offset % DTRBD_BM_WORDS_MAX || offset >= words_total ||
+	    words > words_total - offset || flags & ~DTRBD_BM_LAST ||
+	    READ_ONCE(dev->bm_xchg) != DTRBD_BMX_RUNNING)
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, page_address(dev->rx_page), words * 8);
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	dtrbd_bm_merge(dev, offset / DTRBD_BM_WORDS_MAX,
+		       page_address(dev->rx_page), words);
+	spin_unlock_irq(&dev->lock);
+	if (!(flags & DTRBD_BM_LAST))
+		return 0;
+
+	spin_lock_irq(&dev->lock);
+	dec = dev->pending_dec;
+	dev->pending_dec = DTRBD_DEC_NONE;
+	dev->bm_xchg = DTRBD_BMX_NONE;
+	spin_unlock_irq(&dev->lock);
+	return dtrbd_start_sync(dev, dec);
+}
+
+/* P_BARRIER: what came before is on disk before what comes after. */
+static int dtrbd_recv_barrier(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_p_barrier b;
+	int ret;
+
+	if (length != sizeof(b))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &b, sizeof(b));
+	if (ret)
+		return ret;
+	return dtrbd_peer_drain(dev);
+}
+
+/* P_OV_REQ: compare the peer's checksums with our blocks, reply. */
+static int dtrbd_recv_ov_req(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_ov_reply *r;
+	struct dtrbd_p_csum c;
+	__be32 *theirs;
+	unsigned int blocks, i;
+	sector_t sector;
+	int ret;
+
+	if (length < sizeof(c))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &c, sizeof(c));
+	if (ret)
+		return ret;
+	blocks = be32_to_cpu(c.blocks);
+	sector = be64_to_cpu(c.sector);
+	if (!blocks || blocks > DTRBD_CSUM_BLOCKS_MAX ||
+	    length != sizeof(c) + blocks * 4 ||
+	    ((u64)sector << SECTOR_SHIFT) % DTRBD_MD_BLOCK ||
+	    ((u64)sector << SECTOR_SHIFT) + (u64)blocks * DTRBD_MD_BLOCK > dev->size)
+		return -EBADMSG;
+	theirs = page_address(dev->rx_page);
+	ret = dtrbd_recv_buf(dev, theirs, blocks * 4);
+	if (ret)
+		return ret;
+	/* room in the reply ring; and our own writes must have landed */
+	wait_event_interruptible(dev->peer_wq,
+		READ_ONCE(dev->ov_head) - READ_ONCE(dev->ov_tail) < DTRBD_OV_REPLIES ||
+		dtrbd_rx_stopping(dev));
+	ret = dtrbd_peer_drain(dev);
+	if (ret)
+		return ret;
+	ret = dtrbd_ov_read_csums(dev, sector, blocks, dev->ov_csum);
+	if (ret) {
+		dtrbd_err(dev, "verify: local read failed at sector %llu: %d\n",
+			  (unsigned long long)sector, ret);
+		return ret;
+	}
+	r = &dev->ov_replies[dev->ov_head % DTRBD_OV_REPLIES];
+	r->id = be64_to_cpu(c.id);
+	r->sector = sector;
+	r->blocks = blocks;
+	for (i = 0; i < blocks; i++)
+		r->diff[i] = theirs[i] != dev->ov_csum[i];
+	spin_lock_irq(&dev->lock);
+	dev->ov_head++;
+	spin_unlock_irq(&dev->lock);
+	wake_up(&dev->sender_wq);
+	return 0;
+}
+
+/* P_OV_REPLY: which blocks of our verify request differ. */
+static int dtrbd_recv_ov_reply(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_p_csum c;
+	unsigned int blocks;
+	int ret;
+
+	if (length < sizeof(c))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &c, sizeof(c));
+	if (ret)
+		return ret;
+	blocks = be32_to_cpu(c.blocks);
+	if (!blocks || blocks > DTRBD_CSUM_BLOCKS_MAX ||
+	    length != sizeof(c) + blocks)
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, page_address(dev->rx_page), blocks);
+	if (ret)
+		return ret;
+	return dtrbd_ov_reply(dev, be64_to_cpu(c.id),
+			      page_address(dev->rx_page), blocks);
+}
+
+/* P_UUID_SYNC: the peer says our data is identical; adopt its generation. */
+static int dtrbd_recv_uuid_sync(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_p_uuid_sync u;
+	int ret;
+
+	if (length != sizeof(u))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &u, sizeof(u));
+	if (ret)
+		return ret;
+	if (READ_ONCE(dev->sync) != DTRBD_SYNC_NONE)
+		return -EPROTO;
+	return dtrbd_adopt_uuid(dev, be64_to_cpu(u.current_uuid));
 }
 
 static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
@@ -693,11 +1074,22 @@ static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
 	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
 	if (ret)
 		return ret;
+	/* a repair after verify resyncs an UpToDate peer: nothing to adopt */
 	if (READ_ONCE(dev->sync) != DTRBD_SYNC_TARGET)
-		return -EPROTO;
-	/* every resync write is acked only after it is on disk */
+		return 0;
+	/* every resync write was acked only after it was on disk */
+	ret = dtrbd_peer_drain(dev);
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	dtrbd_bm_clear(dev, 0, dev->bm_bits - 1);
+	spin_unlock_irq(&dev->lock);
+	ret = dtrbd_bm_write(dev, false);
+	if (ret)
+		return ret;
 	mutex_lock(&dev->md_mutex);
 	dev->md_flags |= DTRBD_MDF_CONSISTENT;
+	dev->md_flags &= ~(DTRBD_MDF_FULL_SYNC | DTRBD_MDF_CRASHED_PRIMARY);
 	dev->current_uuid = be64_to_cpu(p.current_uuid);
 	dev->bitmap_uuid = 0;
 	mutex_unlock(&dev->md_mutex);
@@ -707,7 +1099,9 @@ static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
 	spin_lock_irq(&dev->lock);
 	dev->disk_state = DTRBD_DISK_UPTODATE;
 	dev->sync = DTRBD_SYNC_NONE;
+	dev->sync_kind = DTRBD_SK_NONE;
 	dev->sync_done = dev->sync_total;
+	dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
 	dev->send_state = true;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
@@ -735,7 +1129,7 @@ static int dtrbd_recv_ack(struct dtrbd_device *dev, u16 type, u32 length)
 				   status);
 	if (type == P_RS_ACK)
 		return dtrbd_rs_ack(dev, id, status);
-	if (!dtrbd_req_peer_done(dev, id)) {
+	if (dtrbd_req_ack(dev, type, id, status)) {
 		dtrbd_err(dev, "peer acknowledged unknown write %llu\n", id);
 		return -EPROTO;
 	}
@@ -820,6 +1214,20 @@ static int dtrbd_recv_one(struct dtrbd_device *dev)
 	case P_PROMOTE_REQ:
 	case P_PROMOTE_REPLY:
 		return dtrbd_recv_promote(dev, type, length);
+	case P_BITMAP:
+		return dtrbd_recv_bitmap(dev, length);
+	case P_BARRIER:
+		return dtrbd_recv_barrier(dev, length);
+	case P_OV_REQ:
+		return dtrbd_recv_ov_req(dev, length);
+	case P_OV_REPLY:
+		return dtrbd_recv_ov_reply(dev, length);
+	case P_UUID_SYNC:
+		return dtrbd_recv_uuid_sync(dev, length);
+	case P_INVALIDATE:
+		if (length)
+			return -EBADMSG;
+		return dtrbd_invalidate_local(dev);
 	default:
 		dtrbd_err(dev, "unknown packet type %u\n", type);
 		return -EPROTO;
@@ -884,11 +1292,10 @@ void dtrbd_teardown(struct work_struct *work)
 	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
 						teardown_work);
 	struct dtrbd_peer_req *preq, *ptmp;
-	struct dtrbd_req *req, *tmp;
-	LIST_HEAD(orphans);
 	LIST_HEAD(acks);
 	char reason[DTRBD_REASON_LEN];
 	struct socket *sock;
+	unsigned int i;
 	bool was_primary;
 
 	/* receiver first: it is one of those that may start the resyncer */
@@ -906,22 +1313,20 @@ void dtrbd_teardown(struct work_struct *work)
 	wait_event_lock_irq(dev->peer_wq, !dev->peer_inflight, dev->lock);
 	list_splice_init(&dev->ack_q, &acks);
 	dev->recv_ack_head = dev->recv_ack_tail = 0;
+	dev->ov_head = dev->ov_tail = 0;
 	INIT_LIST_HEAD(&dev->rs_send_q);
-	list_for_each_entry_safe(req, tmp, &dev->send_q, send) {
-		list_del_init(&req->send);
-		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
-	}
-	/* every write still waiting for the peer completes locally */
-	list_for_each_entry(req, &dev->active_writes, active) {
-		if (test_and_clear_bit(DTRBD_RQ_PEER, &req->flags))
-			list_add_tail(&req->send, &orphans);
-	}
-	dev->in_flight = 0;
+	dev->bm_xchg = DTRBD_BMX_NONE;
+	dev->pending_dec = DTRBD_DEC_NONE;
 	spin_unlock_irq(&dev->lock);
 
 	list_for_each_entry_safe(preq, ptmp, &acks, list)
 		bio_put(&preq->bio);
 	dtrbd_rs_free(dev);
+	for (i = 0; i < ARRAY_SIZE(dev->ov_pages); i++) {
+		if (dev->ov_pages[i])
+			__free_page(dev->ov_pages[i]);
+		dev->ov_pages[i] = NULL;
+	}
 
 	mutex_lock(&dev->state_mutex);
 	was_primary = READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY;
@@ -933,6 +1338,10 @@ void dtrbd_teardown(struct work_struct *work)
 		if (dtrbd_md_write(dev))
 			dtrbd_err(dev, "could not record the new data generation\n");
 	}
+	/* writes the peer did not confirm complete locally, out of sync */
+	dtrbd_req_conn_lost(dev);
+	if (dtrbd_bm_write(dev, false))
+		dtrbd_err(dev, "could not write the bitmap\n");
 	spin_lock_irq(&dev->lock);
 	memcpy(reason, dev->reason, sizeof(reason));
 	sock = dev->sock;
@@ -941,19 +1350,24 @@ void dtrbd_teardown(struct work_struct *work)
 	dev->peer_role = DTRBD_ROLE_UNKNOWN;
 	dev->peer_disk = DTRBD_DISK_UNKNOWN;
 	dev->sync = DTRBD_SYNC_NONE;
+	dev->sync_kind = DTRBD_SK_NONE;
 	dev->promoting = false;
 	dev->send_state = false;
 	dev->send_sync_done = false;
 	dev->send_promote_req = false;
 	dev->send_promote_reply = -1;
+	dev->send_uuid_sync = false;
+	dev->uuid_syncing = false;
+	dev->send_invalidate = false;
+	dev->discard_my_data = false;
+	dev->epoch_closed = false;
 	spin_unlock_irq(&dev->lock);
 	wake_up_all(&dev->state_wq);
 	mutex_unlock(&dev->state_mutex);
 
-	list_for_each_entry_safe(req, tmp, &orphans, send) {
-		list_del_init(&req->send);
-		dtrbd_req_put(req);
-	}
+	if (dev->rx_page)
+		__free_page(dev->rx_page);
+	dev->rx_page = NULL;
 	sockfd_put(sock);
 	dtrbd_info(dev, "disconnected: %s\n", reason);
 	dtrbd_notify(dev, DTRBD_EV_DISCONNECTED, reason);
@@ -1035,6 +1449,22 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 		ret = -EOPNOTSUPP;
 		goto out_unlock;
 	}
+	dev->discard_my_data = nla_get_flag(a[DTRBD_A_DISCARD_MY_DATA]);
+	if (dev->discard_my_data && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_DISCARD_MY_DATA],
+				    "--discard-my-data needs this side to be Secondary; run dtrbdctl secondary first");
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	dev->after_sb = a[DTRBD_A_AFTER_SB] ? nla_get_u8(a[DTRBD_A_AFTER_SB]) :
+					       DTRBD_SB_DISCONNECT;
+	if (a[DTRBD_A_RESYNC_RATE])
+		dev->resync_rate = nla_get_u32(a[DTRBD_A_RESYNC_RATE]);
+	dev->rx_page = alloc_page(GFP_KERNEL);
+	if (!dev->rx_page) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
 	strscpy(dev->peer_name, a[DTRBD_A_PEER_NAME] ?
 		nla_data(a[DTRBD_A_PEER_NAME]) : "peer", sizeof(dev->peer_name));
 	strscpy(dev->peer_addr, a[DTRBD_A_PEER_ADDR] ?
@@ -1049,7 +1479,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	rx = kthread_create(dtrbd_receiver, dev, "dtrbd%u_rx", dev->minor);
 	if (IS_ERR(rx)) {
 		ret = PTR_ERR(rx);
-		goto out_unlock;
+		goto out_free_page;
 	}
 	tx = kthread_create(dtrbd_sender, dev, "dtrbd%u_tx", dev->minor);
 	if (IS_ERR(tx)) {
@@ -1076,6 +1506,10 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->send_promote_reply = -1;
 	dev->promoting = false;
 	dev->recv_ack_head = dev->recv_ack_tail = 0;
+	dev->ov_head = dev->ov_tail = 0;
+	dev->bm_xchg = DTRBD_BMX_NONE;
+	dev->epoch_closed = false;
+	dev->tx_epoch = 0;
 	spin_unlock_irq(&dev->lock);
 	wake_up_process(rx);
 	wake_up_process(tx);
@@ -1084,7 +1518,11 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 
 out_stop_rx:
 	kthread_stop(rx);	/* never woken: it exits without running */
+out_free_page:
+	__free_page(dev->rx_page);
+	dev->rx_page = NULL;
 out_unlock:
+	dev->discard_my_data = false;
 	mutex_unlock(&dev->state_mutex);
 	return ret;
 }

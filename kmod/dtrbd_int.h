@@ -34,32 +34,56 @@
 #include "dtrbd_logic.h"
 #include "include/uapi/linux/dtrbd.h"
 
-#define DTRBD_RS_CHUNK		(256u << 10)	/* bytes per resync packet */
+#define DTRBD_RS_CHUNK		(256u << 10)	/* largest resync packet */
 #define DTRBD_RS_SLOTS		4		/* resync chunks in flight */
 #define DTRBD_MAX_PEER_REQS	256		/* peer writes in flight */
 #define DTRBD_REASON_LEN	160
 
 struct dtrbd_device;
 
-/* One application bio on its way through the device. */
+/*
+ * One application bio on its way through the device. Two counts:
+ * @pending holds the master bio until the protocol says it is done
+ * (submitter + local write + the peer's part for this protocol); @refs
+ * holds the request itself until the peer has also written it (or the
+ * connection is gone), because only then do we know whether its blocks are
+ * in sync, and only then may it leave the activity log.
+ */
 struct dtrbd_req {
 	struct dtrbd_device *dev;
 	struct bio *master;
 	struct list_head active;	/* dev->active_writes [L] */
-	struct list_head send;		/* dev->send_q [L] */
+	struct list_head send;		/* dev->send_q or deferred [L] */
 	u64 id;
 	sector_t sector;
 	unsigned int size;
 	unsigned int dp_flags;		/* DTRBD_DP_* for the peer */
 	unsigned long flags;		/* DTRBD_RQ_* bits */
-	atomic_t pending;		/* submitter + local + peer */
+	atomic_t pending;		/* until the master bio completes */
+	atomic_t refs;			/* until the request is freed */
 	blk_status_t status;		/* of the local write */
+	u32 epoch;			/* protocols A/B: write epoch */
 	struct bvec_iter iter;		/* the master's data */
 	struct bio clone;		/* last: allocated by dtrbd_req_bs */
 };
 
-#define DTRBD_RQ_PEER		0	/* waiting for the peer's ack */
+#define DTRBD_RQ_PEER		0	/* master waits for the peer's ack */
 #define DTRBD_RQ_QUEUED		1	/* on dev->send_q */
+#define DTRBD_RQ_WACK		2	/* waiting for the peer's write ack */
+#define DTRBD_RQ_IN_SYNC	3	/* the peer wrote it successfully */
+#define DTRBD_RQ_AL		4	/* holds activity log references */
+#define DTRBD_RQ_LOCAL_ERR	5	/* the local write failed */
+#define DTRBD_RQ_DROP_PEER	6	/* teardown: peer part given up */
+#define DTRBD_RQ_DROP_WACK	7	/* teardown: write ack given up */
+
+/* One activity log slot: a hot 4 MiB extent. */
+struct dtrbd_al_ent {
+	struct hlist_node hash;		/* dev->al_hash, while hot [L] */
+	struct list_head lru;		/* dev->al_lru or al_free [L] */
+	u32 ext;
+	u32 refs;			/* writes in flight in it [L] */
+};
+#define DTRBD_AL_HASH_BITS	6
 
 /* A write received from the peer (P_DATA or P_RS_DATA). */
 struct dtrbd_peer_req {
@@ -80,8 +104,19 @@ struct dtrbd_rs_slot {
 	unsigned int len;
 	bool busy;			/* read, sent or waiting for ack [L] */
 	bool queued;			/* on the sender's list [L] */
+	bool verify;			/* P_OV_REQ instead of P_RS_DATA */
 	struct list_head list;		/* dev->rs_send_q [L] */
+	__be32 csum[DTRBD_RS_CHUNK / 4096];	/* verify: crc32c per block */
 	struct bio_vec bvecs[DTRBD_RS_PAGES];	/* one page each */
+};
+
+/* A verify reply owed to the peer. */
+#define DTRBD_OV_REPLIES	8
+struct dtrbd_ov_reply {
+	u64 id;
+	sector_t sector;
+	unsigned int blocks;
+	u8 diff[DTRBD_CSUM_BLOCKS_MAX];
 };
 
 /* A protocol B receive ack owed to the peer. */
@@ -95,6 +130,16 @@ struct dtrbd_stats {
 	u64 written;			/* application bytes written */
 	u64 sent;			/* payload bytes sent to the peer */
 	u64 received;			/* payload bytes received */
+	u64 rs_sent;			/* of which resync */
+	u64 rs_received;
+	u64 rs_same;			/* resync bytes found equal */
+	u64 al_writes;			/* activity log transactions */
+};
+
+/* Bitmap slice exchange at connect time [L]. */
+enum dtrbd_bm_xchg {
+	DTRBD_BMX_NONE,
+	DTRBD_BMX_RUNNING,		/* sending ours, waiting for theirs */
 };
 
 struct dtrbd_device {
@@ -109,8 +154,32 @@ struct dtrbd_device {
 	struct mutex md_mutex;
 	struct page *md_page;
 	struct dtrbd_md_layout layout;
+	struct block_device *md_bdev;	/* == bdev unless external */
+	char meta_path[256];		/* external metadata device, or "" */
 	u32 md_flags;
 	u64 current_uuid, bitmap_uuid, history_uuid[2], device_uuid;
+
+	/* out-of-sync bitmap (bitmap.c): one bit per 4 KiB, LE words */
+	struct page **bm_pages;
+	unsigned long *bm_dirty;	/* one bit per bm page, to write */
+	unsigned int bm_npages;
+	u64 bm_bits;			/* blocks of the data area */
+	u64 bm_set;			/* bits set [L] */
+
+	/* activity log (actlog.c) */
+	struct mutex al_mutex;		/* one transaction at a time */
+	wait_queue_head_t al_wq;	/* an extent became idle */
+	struct dtrbd_al_ent *al_ents;
+	unsigned int al_nr;		/* slots */
+	unsigned int al_used;		/* hot extents [L] */
+	struct hlist_head al_hash[1 << DTRBD_AL_HASH_BITS];
+	struct list_head al_lru, al_free;	/* [L] */
+	u64 al_seq;			/* next transaction number */
+	struct page *al_page;		/* transaction buffer [al_mutex] */
+
+	/* writes that could not start in submit_bio (submitter work) */
+	struct list_head deferred;	/* [L] */
+	struct work_struct submit_work;
 
 	struct mutex state_mutex;
 	spinlock_t lock;
@@ -147,6 +216,26 @@ struct dtrbd_device {
 	/* [L] control packets the sender owes the peer */
 	bool send_state;
 	bool send_sync_done;
+	bool discard_my_data;		/* this connect resolves split brain */
+	u8 after_sb;			/* enum dtrbd_after_sb */
+	enum dtrbd_sync_decision pending_dec;	/* until bitmaps arrived */
+	enum dtrbd_bm_xchg bm_xchg;
+	u64 bm_tx_page;			/* next bitmap page to send */
+	enum dtrbd_sync_kind sync_kind;
+	u32 resync_rate;		/* KiB/s, 0 = dynamic */
+	u64 rate_bytes, rate_stamp_done; /* resync rate estimate */
+	unsigned long rate_stamp;
+	u64 sync_rate;			/* bytes/s, last estimate */
+	u32 flags;			/* DTRBD_F_* */
+	u64 verify_checked, verify_differing;
+	bool verify_repair;
+	u32 tx_epoch, epoch_writes;	/* protocols A/B: barriers [L] */
+	bool epoch_closed;		/* a write completed in this epoch */
+	bool send_barrier;
+	bool send_uuid_sync;		/* new-current-uuid --clear-bitmap */
+	bool uuid_syncing;		/* until the peer reports UpToDate */
+	bool send_invalidate;
+
 	bool send_promote_req;
 	int send_promote_reply;		/* -1 none, else the refusal code */
 	int promote_result;		/* -1 waiting, else refusal code */
@@ -169,6 +258,12 @@ struct dtrbd_device {
 
 	/* resync source state [L] */
 	struct dtrbd_rs_slot *rs_slots;
+	struct page *rx_page;		/* receiver's bitmap / checksum buffer */
+	struct dtrbd_ov_reply ov_replies[DTRBD_OV_REPLIES];	/* ring */
+	u32 ov_head, ov_tail;		/* [L] */
+	__be32 ov_csum[DTRBD_CSUM_BLOCKS_MAX];	/* receiver only */
+	struct page *ov_pages[DTRBD_RS_PAGES];	/* receiver's verify reads */
+	unsigned long last_app_write;	/* jiffies, for the resync throttle */
 };
 
 /* main.c */
@@ -176,28 +271,70 @@ extern struct workqueue_struct *dtrbd_wq;
 extern struct bio_set dtrbd_req_bs, dtrbd_peer_bs;
 struct dtrbd_device *dtrbd_dev_get_by_minor(unsigned int minor);
 void dtrbd_dev_put(struct dtrbd_device *dev);
-int dtrbd_attach(unsigned int minor, const char *path,
-		 struct netlink_ext_ack *extack);
+int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
+		 unsigned int al_extents, struct netlink_ext_ack *extack);
 int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack);
 int dtrbd_for_each_device(int (*fn)(struct dtrbd_device *, void *),
 			  void *arg, unsigned int start);
 
 /* req.c */
 void dtrbd_submit_bio(struct bio *bio);
+void dtrbd_submit_work(struct work_struct *work);
 void dtrbd_req_put(struct dtrbd_req *req);
-bool dtrbd_req_peer_done(struct dtrbd_device *dev, u64 id);
+void dtrbd_req_unref(struct dtrbd_req *req);
+int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status);
+void dtrbd_req_sent(struct dtrbd_device *dev, struct dtrbd_req *req);
+void dtrbd_req_conn_lost(struct dtrbd_device *dev);
 
 /* meta.c */
 int dtrbd_md_read(struct dtrbd_device *dev, struct netlink_ext_ack *extack);
 int dtrbd_md_write(struct dtrbd_device *dev);
+int dtrbd_md_rw_page(struct dtrbd_device *dev, struct page *page, u64 off,
+		     blk_opf_t opf);
 void dtrbd_new_current_uuid(struct dtrbd_device *dev);
 void dtrbd_clear_bitmap_uuid(struct dtrbd_device *dev);
+
+/* bitmap.c: block numbers are 4 KiB units of the data area */
+#define DTRBD_BM_PAGE_BITS	(PAGE_SIZE * 8)
+int dtrbd_bm_alloc(struct dtrbd_device *dev);
+void dtrbd_bm_free(struct dtrbd_device *dev);
+u64 dtrbd_bm_set(struct dtrbd_device *dev, u64 first, u64 last);
+u64 dtrbd_bm_clear(struct dtrbd_device *dev, u64 first, u64 last);
+void dtrbd_bm_set_all(struct dtrbd_device *dev);
+u64 dtrbd_bm_find_next(struct dtrbd_device *dev, u64 from);
+bool dtrbd_bm_test(struct dtrbd_device *dev, u64 block);
+u64 dtrbd_bm_merge(struct dtrbd_device *dev, unsigned int pg,
+		   const __le64 *words, unsigned int n);
+int dtrbd_bm_read(struct dtrbd_device *dev);
+int dtrbd_bm_write(struct dtrbd_device *dev, bool all);
+int dtrbd_bm_write_ext(struct dtrbd_device *dev, u32 ext);
+void dtrbd_bm_write_set(struct dtrbd_device *dev, sector_t sector,
+			unsigned int size, bool in_sync);
+
+/* actlog.c */
+int dtrbd_al_alloc(struct dtrbd_device *dev, unsigned int nr);
+void dtrbd_al_free(struct dtrbd_device *dev);
+bool dtrbd_al_try_get(struct dtrbd_device *dev, sector_t sector,
+		      unsigned int size);
+int dtrbd_al_get(struct dtrbd_device *dev, sector_t sector,
+		 unsigned int size);
+void dtrbd_al_put(struct dtrbd_device *dev, sector_t sector,
+		  unsigned int size);
+int dtrbd_al_recover(struct dtrbd_device *dev, bool apply);
+int dtrbd_al_clear(struct dtrbd_device *dev);
 
 /* state.c */
 int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 		      struct netlink_ext_ack *extack);
 int dtrbd_set_secondary(struct dtrbd_device *dev,
 			struct netlink_ext_ack *extack);
+int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid);
+int dtrbd_new_uuid_cmd(struct dtrbd_device *dev, bool clear_bitmap,
+		       struct netlink_ext_ack *extack);
+int dtrbd_invalidate_cmd(struct dtrbd_device *dev, bool remote,
+			 struct netlink_ext_ack *extack);
+int dtrbd_verify_cmd(struct dtrbd_device *dev, bool repair,
+		     struct netlink_ext_ack *extack);
 void dtrbd_set_disk(struct dtrbd_device *dev, enum dtrbd_disk_state ds);
 
 /* conn.c */
@@ -210,14 +347,20 @@ void dtrbd_teardown(struct work_struct *work);
 void dtrbd_wake_sender(struct dtrbd_device *dev);
 void dtrbd_wait_for_stop(void);
 int dtrbd_maybe_start_sync(struct dtrbd_device *dev);
+int dtrbd_invalidate_local(struct dtrbd_device *dev);
 
 /* resync.c */
 int dtrbd_resync_thread(void *arg);
 int dtrbd_rs_alloc(struct dtrbd_device *dev);
 void dtrbd_rs_free(struct dtrbd_device *dev);
 int dtrbd_rs_ack(struct dtrbd_device *dev, u64 slot, int error);
+int dtrbd_ov_reply(struct dtrbd_device *dev, u64 slot, const u8 *diff,
+		   unsigned int blocks);
 bool dtrbd_rs_conflict(struct dtrbd_device *dev, sector_t sector,
 		       unsigned int size);
+int dtrbd_start_resyncer(struct dtrbd_device *dev, enum dtrbd_sync_kind k);
+int dtrbd_ov_read_csums(struct dtrbd_device *dev, sector_t sector,
+			unsigned int blocks, __be32 *csum);
 
 /* nl.c */
 int dtrbd_nl_init(void);

@@ -11,50 +11,205 @@
 #include <linux/types.h>
 #include "include/uapi/linux/dtrbd.h"
 
-/* What one side knows about a disk when a connection is established. */
+/* What one side knows about its disk when a connection is established. */
 struct dtrbd_gen {
 	__u8 disk;		/* enum dtrbd_disk_state */
+	__u8 role;		/* enum dtrbd_role */
+	__u8 crashed_primary;	/* attached after a crash as Primary */
+	__u8 discard_my_data;	/* operator: on split brain, we are target */
+	__u8 full_sync;		/* our bitmap is not trustworthy */
+	__u8 after_sb;		/* enum dtrbd_after_sb this side runs */
 	__u64 current_uuid;
 	__u64 bitmap_uuid;
+	__u64 history_uuid[2];
+	__u64 oos_blocks;	/* bits set in this side's bitmap */
 };
 
 enum dtrbd_sync_decision {
 	DTRBD_DEC_NONE,		/* both hold the same data */
-	DTRBD_DEC_SOURCE,	/* we send, the peer receives */
-	DTRBD_DEC_TARGET,	/* we receive */
+	DTRBD_DEC_SOURCE,	/* we send the blocks both bitmaps mark */
+	DTRBD_DEC_TARGET,	/* we receive them */
+	DTRBD_DEC_SOURCE_FULL,	/* we send every block */
+	DTRBD_DEC_TARGET_FULL,	/* we receive every block */
 	DTRBD_DEC_BOTH_INCONSISTENT,	/* nothing to sync from: wait */
 	DTRBD_DEC_SPLIT_BRAIN,	/* both changed since they last agreed */
 	DTRBD_DEC_UNRELATED,	/* no common history at all */
 };
 
+static inline int dtrbd_dec_is_source(enum dtrbd_sync_decision d)
+{
+	return d == DTRBD_DEC_SOURCE || d == DTRBD_DEC_SOURCE_FULL;
+}
+
+static inline int dtrbd_dec_is_target(enum dtrbd_sync_decision d)
+{
+	return d == DTRBD_DEC_TARGET || d == DTRBD_DEC_TARGET_FULL;
+}
+
+static inline int dtrbd_dec_is_full(enum dtrbd_sync_decision d)
+{
+	return d == DTRBD_DEC_SOURCE_FULL || d == DTRBD_DEC_TARGET_FULL;
+}
+
+/* The same decision seen from the other side. */
+static inline enum dtrbd_sync_decision
+dtrbd_dec_mirror(enum dtrbd_sync_decision d)
+{
+	switch (d) {
+	case DTRBD_DEC_SOURCE:
+		return DTRBD_DEC_TARGET;
+	case DTRBD_DEC_TARGET:
+		return DTRBD_DEC_SOURCE;
+	case DTRBD_DEC_SOURCE_FULL:
+		return DTRBD_DEC_TARGET_FULL;
+	case DTRBD_DEC_TARGET_FULL:
+		return DTRBD_DEC_SOURCE_FULL;
+	default:
+		return d;
+	}
+}
+
+static inline int dtrbd_gen_consistent(const struct dtrbd_gen *g)
+{
+	return g->disk == DTRBD_DISK_UPTODATE || g->disk == DTRBD_DISK_OUTDATED;
+}
+
 /*
- * Decide the resync direction from both sides' generation identifiers.
- *
- * The rules are symmetric: given (a, b) one side computes X and given
- * (b, a) the other computes the mirror of X, so both sides agree without
- * another round trip. Documentation/architecture.md has the table.
+ * Generation ids alone: which side has the newer data. @tiebreak is true on
+ * exactly one side of a connection and only breaks exact ties.
  */
 static inline enum dtrbd_sync_decision
-dtrbd_decide_sync(const struct dtrbd_gen *me, const struct dtrbd_gen *peer)
+dtrbd_decide_uuids(const struct dtrbd_gen *me, const struct dtrbd_gen *peer,
+		   int tiebreak)
 {
-	int me_ok = me->disk == DTRBD_DISK_UPTODATE;
-	int peer_ok = peer->disk == DTRBD_DISK_UPTODATE;
-
-	if (!me_ok && !peer_ok)
-		return DTRBD_DEC_BOTH_INCONSISTENT;
-	if (!peer_ok)
-		return DTRBD_DEC_SOURCE;
-	if (!me_ok)
-		return DTRBD_DEC_TARGET;
-	if (me->current_uuid == peer->current_uuid)
+	if (me->current_uuid == peer->current_uuid) {
+		/*
+		 * Same generation. A side that crashed as Primary may hold
+		 * writes the other never saw, in its activity-log extents:
+		 * it sends those.
+		 */
+		if (me->crashed_primary && !peer->crashed_primary)
+			return DTRBD_DEC_SOURCE;
+		if (peer->crashed_primary && !me->crashed_primary)
+			return DTRBD_DEC_TARGET;
+		if (me->crashed_primary && peer->crashed_primary)
+			return tiebreak ? DTRBD_DEC_SOURCE : DTRBD_DEC_TARGET;
 		return DTRBD_DEC_NONE;
+	}
+	/* one side moved on from the generation the other still has */
 	if (me->bitmap_uuid && me->bitmap_uuid == peer->current_uuid)
 		return DTRBD_DEC_SOURCE;
 	if (peer->bitmap_uuid && peer->bitmap_uuid == me->current_uuid)
 		return DTRBD_DEC_TARGET;
+	/* both moved on from the same point: both have changes */
 	if (me->bitmap_uuid && me->bitmap_uuid == peer->bitmap_uuid)
 		return DTRBD_DEC_SPLIT_BRAIN;
+	/* the other side is an older generation whose bitmap we dropped */
+	if (peer->current_uuid && (peer->current_uuid == me->history_uuid[0] ||
+				   peer->current_uuid == me->history_uuid[1]))
+		return DTRBD_DEC_SOURCE_FULL;
+	if (me->current_uuid && (me->current_uuid == peer->history_uuid[0] ||
+				 me->current_uuid == peer->history_uuid[1]))
+		return DTRBD_DEC_TARGET_FULL;
+	/* moved on from points that share history: still split brain */
+	if (me->bitmap_uuid && (me->bitmap_uuid == peer->history_uuid[0] ||
+				me->bitmap_uuid == peer->history_uuid[1]))
+		return DTRBD_DEC_SPLIT_BRAIN;
+	if (peer->bitmap_uuid && (peer->bitmap_uuid == me->history_uuid[0] ||
+				  peer->bitmap_uuid == me->history_uuid[1]))
+		return DTRBD_DEC_SPLIT_BRAIN;
 	return DTRBD_DEC_UNRELATED;
+}
+
+/*
+ * Resolve a split brain by the operator's word or an automatic policy; both
+ * sides evaluate it with mirrored inputs and reach mirrored answers. The
+ * policy applies only when both sides run the same one.
+ */
+static inline enum dtrbd_sync_decision
+dtrbd_resolve_split_brain(const struct dtrbd_gen *me,
+			  const struct dtrbd_gen *peer, int tiebreak)
+{
+	if (me->discard_my_data && !peer->discard_my_data)
+		return DTRBD_DEC_TARGET;
+	if (peer->discard_my_data && !me->discard_my_data)
+		return DTRBD_DEC_SOURCE;
+	if (me->discard_my_data || me->after_sb != peer->after_sb)
+		return DTRBD_DEC_SPLIT_BRAIN;
+
+	switch (me->after_sb) {
+	case DTRBD_SB_DISCARD_ZERO_CHANGES:
+		if (!me->oos_blocks && peer->oos_blocks)
+			return DTRBD_DEC_TARGET;
+		if (me->oos_blocks && !peer->oos_blocks)
+			return DTRBD_DEC_SOURCE;
+		if (!me->oos_blocks && !peer->oos_blocks)
+			return tiebreak ? DTRBD_DEC_SOURCE : DTRBD_DEC_TARGET;
+		break;
+	case DTRBD_SB_DISCARD_SECONDARY:
+		if (me->role == DTRBD_ROLE_SECONDARY &&
+		    peer->role == DTRBD_ROLE_PRIMARY)
+			return DTRBD_DEC_TARGET;
+		if (me->role == DTRBD_ROLE_PRIMARY &&
+		    peer->role == DTRBD_ROLE_SECONDARY)
+			return DTRBD_DEC_SOURCE;
+		break;
+	default:
+		break;
+	}
+	return DTRBD_DEC_SPLIT_BRAIN;
+}
+
+/*
+ * Decide the resync from both sides' states at connect time.
+ *
+ * The rules are symmetric: given (a, b, t) one side computes X and given
+ * (b, a, !t) the other computes dtrbd_dec_mirror(X), so both sides agree
+ * without another round trip. Documentation/architecture.md has the table.
+ */
+static inline enum dtrbd_sync_decision
+dtrbd_decide_sync(const struct dtrbd_gen *me, const struct dtrbd_gen *peer,
+		  int tiebreak)
+{
+	int me_ok = dtrbd_gen_consistent(me);
+	int peer_ok = dtrbd_gen_consistent(peer);
+	enum dtrbd_sync_decision d;
+
+	if (!me_ok && !peer_ok)
+		return DTRBD_DEC_BOTH_INCONSISTENT;
+	if (!me_ok) {
+		/* an interrupted resync continues from the bitmaps */
+		if (me->current_uuid && !me->full_sync &&
+		    peer->bitmap_uuid == me->current_uuid)
+			return DTRBD_DEC_TARGET;
+		return DTRBD_DEC_TARGET_FULL;
+	}
+	if (!peer_ok) {
+		if (peer->current_uuid && !peer->full_sync &&
+		    me->bitmap_uuid == peer->current_uuid)
+			return DTRBD_DEC_SOURCE;
+		return DTRBD_DEC_SOURCE_FULL;
+	}
+	/* an Outdated side knows it is behind */
+	if (me->disk == DTRBD_DISK_OUTDATED && peer->disk == DTRBD_DISK_UPTODATE &&
+	    me->current_uuid != peer->current_uuid)
+		return peer->bitmap_uuid == me->current_uuid ?
+		       DTRBD_DEC_TARGET : DTRBD_DEC_TARGET_FULL;
+	if (peer->disk == DTRBD_DISK_OUTDATED && me->disk == DTRBD_DISK_UPTODATE &&
+	    me->current_uuid != peer->current_uuid)
+		return me->bitmap_uuid == peer->current_uuid ?
+		       DTRBD_DEC_SOURCE : DTRBD_DEC_SOURCE_FULL;
+
+	d = dtrbd_decide_uuids(me, peer, tiebreak);
+	if (d == DTRBD_DEC_SPLIT_BRAIN)
+		return dtrbd_resolve_split_brain(me, peer, tiebreak);
+	if (d == DTRBD_DEC_UNRELATED) {
+		if (me->discard_my_data && !peer->discard_my_data)
+			return DTRBD_DEC_TARGET_FULL;
+		if (peer->discard_my_data && !me->discard_my_data)
+			return DTRBD_DEC_SOURCE_FULL;
+	}
+	return d;
 }
 
 #endif /* DTRBD_LOGIC_H */

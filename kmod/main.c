@@ -75,6 +75,8 @@ static void dtrbd_dev_free(struct kref *kref)
 						kref);
 
 	put_disk(dev->disk);
+	dtrbd_bm_free(dev);
+	dtrbd_al_free(dev);
 	if (dev->md_page)
 		__free_page(dev->md_page);
 	kfree(dev);
@@ -146,8 +148,78 @@ static void dtrbd_set_limits(struct dtrbd_device *dev)
 		blk_queue_flag_clear(QUEUE_FLAG_NONROT, q);
 }
 
-int dtrbd_attach(unsigned int minor, const char *path,
-		 struct netlink_ext_ack *extack)
+static void dtrbd_bdev_msg(int ret, bool meta, struct netlink_ext_ack *extack)
+{
+	if (ret == -EBUSY && meta)
+		NL_SET_ERR_MSG(extack,
+			       "the metadata device is in use (mounted, attached to another dtrbd device, or held by device-mapper)");
+	else if (ret == -EBUSY)
+		NL_SET_ERR_MSG(extack,
+			       "the disk is in use (mounted, attached to another dtrbd device, or held by device-mapper)");
+	else if (ret == -ENOENT && meta)
+		NL_SET_ERR_MSG(extack, "the metadata device does not exist");
+	else if (ret == -ENOENT)
+		NL_SET_ERR_MSG(extack, "the disk does not exist");
+	else if (ret == -ENOTBLK && meta)
+		NL_SET_ERR_MSG(extack, "the metadata device is not a block device");
+	else if (ret == -ENOTBLK)
+		NL_SET_ERR_MSG(extack, "the disk is not a block device");
+	else if (meta)
+		NL_SET_ERR_MSG(extack, "cannot open the metadata device");
+	else
+		NL_SET_ERR_MSG(extack, "cannot open the disk");
+}
+
+/*
+ * Bring the metadata in: superblock, bitmap, activity log. A device that
+ * crashed as Primary marks its activity log extents out of sync, writes the
+ * bitmap, and from then on says so (MDF_CRASHED_PRIMARY) until a resync
+ * settled it.
+ */
+static int dtrbd_attach_md(struct dtrbd_device *dev,
+			   struct netlink_ext_ack *extack)
+{
+	bool crashed;
+	int ret;
+
+	ret = dtrbd_md_read(dev, extack);
+	if (ret)
+		return ret;
+	ret = dtrbd_bm_alloc(dev);
+	if (ret)
+		return ret;
+	ret = dtrbd_bm_read(dev);
+	if (ret) {
+		NL_SET_ERR_MSG(extack, "cannot read the bitmap from the disk");
+		return ret;
+	}
+	crashed = dev->md_flags & DTRBD_MDF_PRIMARY;
+	ret = dtrbd_al_recover(dev, crashed);
+	if (ret) {
+		NL_SET_ERR_MSG(extack, "cannot read the activity log from the disk");
+		return ret;
+	}
+	if (!crashed)
+		return 0;
+	ret = dtrbd_bm_write(dev, true);
+	if (!ret) {
+		/*
+		 * We always come back as Secondary: the flag means "crashed"
+		 * next time only if we are promoted again.
+		 */
+		dev->md_flags &= ~DTRBD_MDF_PRIMARY;
+		dev->md_flags |= DTRBD_MDF_CRASHED_PRIMARY;
+		ret = dtrbd_md_write(dev);
+	}
+	if (!ret)
+		ret = dtrbd_al_clear(dev);
+	if (ret)
+		NL_SET_ERR_MSG(extack, "cannot write the metadata");
+	return ret;
+}
+
+int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
+		 unsigned int al_extents, struct netlink_ext_ack *extack)
 {
 	const fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
 	struct dtrbd_device *dev;
@@ -160,6 +232,8 @@ int dtrbd_attach(unsigned int minor, const char *path,
 	kref_init(&dev->kref);
 	dev->minor = minor;
 	strscpy(dev->disk_path, path, sizeof(dev->disk_path));
+	if (meta_path)
+		strscpy(dev->meta_path, meta_path, sizeof(dev->meta_path));
 	mutex_init(&dev->md_mutex);
 	mutex_init(&dev->state_mutex);
 	spin_lock_init(&dev->lock);
@@ -171,7 +245,9 @@ int dtrbd_attach(unsigned int minor, const char *path,
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);
 	INIT_LIST_HEAD(&dev->rs_send_q);
+	INIT_LIST_HEAD(&dev->deferred);
 	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
+	INIT_WORK(&dev->submit_work, dtrbd_submit_work);
 	atomic_set(&dev->nr_reqs, 0);
 	dev->role = DTRBD_ROLE_SECONDARY;
 	dev->cstate = DTRBD_CONN_STANDALONE;
@@ -180,6 +256,9 @@ int dtrbd_attach(unsigned int minor, const char *path,
 	dev->send_promote_reply = -1;
 	dev->protocol = DTRBD_PROT_C;
 
+	ret = dtrbd_al_alloc(dev, al_extents);
+	if (ret)
+		goto out_free_dev;
 	dev->md_page = alloc_page(GFP_KERNEL);
 	if (!dev->md_page) {
 		ret = -ENOMEM;
@@ -204,24 +283,28 @@ int dtrbd_attach(unsigned int minor, const char *path,
 	if (IS_ERR(dev->bdev)) {
 		ret = PTR_ERR(dev->bdev);
 		dev->bdev = NULL;
-		if (ret == -EBUSY)
-			NL_SET_ERR_MSG(extack,
-				       "the disk is in use (mounted, attached to another dtrbd device, or held by device-mapper)");
-		else if (ret == -ENOENT)
-			NL_SET_ERR_MSG(extack, "the disk does not exist");
-		else if (ret == -ENOTBLK)
-			NL_SET_ERR_MSG(extack, "the disk is not a block device");
-		else
-			NL_SET_ERR_MSG(extack, "cannot open the disk");
+		dtrbd_bdev_msg(ret, false, extack);
 		goto out_put_disk;
 	}
+	dev->md_bdev = dev->bdev;
+	if (meta_path) {
+		dev->md_bdev = blkdev_get_by_path(meta_path, mode, dev);
+		if (IS_ERR(dev->md_bdev)) {
+			ret = PTR_ERR(dev->md_bdev);
+			dev->md_bdev = NULL;
+			dtrbd_bdev_msg(ret, true, extack);
+			goto out_put_bdev;
+		}
+	}
 
-	ret = dtrbd_md_read(dev, extack);
+	ret = dtrbd_attach_md(dev, extack);
 	if (ret)
-		goto out_put_bdev;
+		goto out_put_md;
 	dev->size = dev->layout.data_size;
 	dev->disk_state = (dev->md_flags & DTRBD_MDF_CONSISTENT) ?
 			  DTRBD_DISK_UPTODATE : DTRBD_DISK_INCONSISTENT;
+	if (dev->md_flags & DTRBD_MDF_CRASHED_PRIMARY)
+		dev->flags |= DTRBD_F_CRASHED_PRIMARY;
 
 	dtrbd_set_limits(dev);
 	set_capacity(disk, dev->size >> SECTOR_SHIFT);
@@ -235,21 +318,7 @@ int dtrbd_attach(unsigned int minor, const char *path,
 			ret = -EEXIST;
 			NL_SET_ERR_MSG(extack, "this minor is attached already");
 		}
-		goto out_put_bdev;
-	}
-
-	/*
-	 * A crash while Primary leaves MDF_PRIMARY set; we always come back
-	 * as Secondary and record that, so the flag means "crashed" next
-	 * time only if we are promoted again.
-	 */
-	if (dev->md_flags & DTRBD_MDF_PRIMARY) {
-		dev->md_flags &= ~DTRBD_MDF_PRIMARY;
-		ret = dtrbd_md_write(dev);
-		if (ret) {
-			NL_SET_ERR_MSG(extack, "cannot write the metadata");
-			goto out_erase;
-		}
+		goto out_put_md;
 	}
 
 	ret = add_disk(disk);
@@ -257,9 +326,11 @@ int dtrbd_attach(unsigned int minor, const char *path,
 		NL_SET_ERR_MSG(extack, "cannot register the block device");
 		goto out_erase;
 	}
-	dtrbd_info(dev, "attached to %s, %llu bytes, disk %s\n", path,
-		   dev->size, dev->disk_state == DTRBD_DISK_UPTODATE ?
-		   "UpToDate" : "Inconsistent");
+	dtrbd_info(dev, "attached to %s%s%s, %llu bytes, disk %s, %llu KiB out of sync\n",
+		   path, meta_path ? ", metadata on " : "",
+		   meta_path ? meta_path : "", dev->size,
+		   dev->disk_state == DTRBD_DISK_UPTODATE ? "UpToDate" :
+		   "Inconsistent", dev->bm_set * (DTRBD_MD_BLOCK >> 10));
 	dtrbd_notify(dev, DTRBD_EV_ATTACHED, NULL);
 	return 0;
 
@@ -267,15 +338,17 @@ out_erase:
 	mutex_lock(&dtrbd_devs_mutex);
 	xa_erase(&dtrbd_devs, minor);
 	mutex_unlock(&dtrbd_devs_mutex);
+out_put_md:
+	if (dev->md_bdev && dev->md_bdev != dev->bdev)
+		blkdev_put(dev->md_bdev, mode);
 out_put_bdev:
 	blkdev_put(dev->bdev, mode);
 out_put_disk:
 	/* put_disk() frees the queue; dev itself is freed below */
 	put_disk(disk);
-	__free_page(dev->md_page);
-	kfree(dev);
-	return ret;
 out_free_dev:
+	dtrbd_bm_free(dev);
+	dtrbd_al_free(dev);
 	if (dev->md_page)
 		__free_page(dev->md_page);
 	kfree(dev);
@@ -318,7 +391,11 @@ int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 	/* bio-based: del_gendisk() does not wait for our completions */
 	wait_var_event(&dev->nr_reqs, !atomic_read(&dev->nr_reqs));
 
+	/* a clean stop: bitmap on disk, nothing hot, not Primary */
+	flush_work(&dev->submit_work);
 	mutex_lock(&dev->state_mutex);
+	if (dtrbd_bm_write(dev, false) || dtrbd_al_clear(dev))
+		dtrbd_warn(dev, "could not write the bitmap and activity log\n");
 	if (dev->role == DTRBD_ROLE_PRIMARY) {
 		dev->role = DTRBD_ROLE_SECONDARY;
 		dev->md_flags &= ~DTRBD_MDF_PRIMARY;
@@ -327,6 +404,8 @@ int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 	}
 	mutex_unlock(&dev->state_mutex);
 
+	if (dev->md_bdev != dev->bdev)
+		blkdev_put(dev->md_bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
 	blkdev_put(dev->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
 	dtrbd_info(dev, "detached\n");
 	dtrbd_notify(dev, DTRBD_EV_DETACHED, NULL);

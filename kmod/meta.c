@@ -15,27 +15,44 @@ static u32 dtrbd_md_crc(const struct dtrbd_md_super *sb)
 			   offsetof(struct dtrbd_md_super, crc));
 }
 
-static int dtrbd_md_io(struct dtrbd_device *dev, blk_opf_t opf)
+/* One page of metadata I/O at byte @off of the metadata device. */
+int dtrbd_md_rw_page(struct dtrbd_device *dev, struct page *page, u64 off,
+		     blk_opf_t opf)
 {
 	struct bio_vec bvec;
 	struct bio bio;
 	int ret;
 
-	bio_init(&bio, dev->bdev, &bvec, 1, opf);
-	bio.bi_iter.bi_sector = dev->layout.sb_offset >> SECTOR_SHIFT;
-	__bio_add_page(&bio, dev->md_page, DTRBD_MD_SB_SIZE, 0);
+	bio_init(&bio, dev->md_bdev, &bvec, 1, opf);
+	bio.bi_iter.bi_sector = off >> SECTOR_SHIFT;
+	__bio_add_page(&bio, page, PAGE_SIZE, 0);
 	ret = submit_bio_wait(&bio);
 	bio_uninit(&bio);
 	return ret;
+}
+
+static int dtrbd_md_io(struct dtrbd_device *dev, blk_opf_t opf)
+{
+	BUILD_BUG_ON(DTRBD_MD_SB_SIZE != PAGE_SIZE);
+	return dtrbd_md_rw_page(dev, dev->md_page, dev->layout.sb_offset, opf);
 }
 
 int dtrbd_md_read(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 {
 	struct dtrbd_md_super *sb;
 	u64 dev_size = bdev_nr_bytes(dev->bdev);
+	bool external = dev->md_bdev != dev->bdev;
 	int ret;
 
-	if (dtrbd_md_layout(dev_size, &dev->layout)) {
+	if (external) {
+		if (dtrbd_md_layout_external(dev_size,
+					     bdev_nr_bytes(dev->md_bdev),
+					     &dev->layout)) {
+			NL_SET_ERR_MSG(extack,
+				       "the metadata device is too small for this disk's bitmap, or the disk is smaller than 1 MiB");
+			return -ENOSPC;
+		}
+	} else if (dtrbd_md_layout(dev_size, &dev->layout)) {
 		NL_SET_ERR_MSG(extack,
 			       "the disk is too small for dtrbd (it needs at least 1 MiB of data plus metadata)");
 		return -ENOSPC;
@@ -65,6 +82,16 @@ int dtrbd_md_read(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 		NL_SET_ERR_MSG(extack,
 			       "the dtrbd metadata has a version this module does not know");
 		ret = -EPROTO;
+		goto out;
+	}
+	if (!!(le32_to_cpu(sb->flags) & DTRBD_MDF_EXTERNAL) != external) {
+		if (external)
+			NL_SET_ERR_MSG(extack,
+				       "the metadata device holds internal metadata of another disk");
+		else
+			NL_SET_ERR_MSG(extack,
+				       "this disk's metadata is external; attach it with its metadata device");
+		ret = -EUCLEAN;
 		goto out;
 	}
 	if (le64_to_cpu(sb->data_size) != dev->layout.data_size ||
@@ -103,7 +130,9 @@ int dtrbd_md_write(struct dtrbd_device *dev)
 	sb->magic = cpu_to_le64(DTRBD_MD_MAGIC);
 	sb->version = cpu_to_le32(DTRBD_MD_VERSION);
 	sb->sb_size = cpu_to_le32(DTRBD_MD_SB_SIZE);
-	sb->dev_size = cpu_to_le64(dev->layout.sb_offset + DTRBD_MD_SB_SIZE);
+	sb->dev_size = cpu_to_le64(dev->md_bdev != dev->bdev ?
+				   bdev_nr_bytes(dev->bdev) :
+				   dev->layout.sb_offset + DTRBD_MD_SB_SIZE);
 	sb->data_size = cpu_to_le64(dev->layout.data_size);
 	sb->bm_offset = cpu_to_le64(dev->layout.bm_offset);
 	sb->bm_size = cpu_to_le64(dev->layout.bm_size);

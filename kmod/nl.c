@@ -25,6 +25,14 @@ static struct netlink_range_validation dtrbd_timeout_range = {
 	.min = DTRBD_TIMEOUT_MS_MIN, .max = DTRBD_TIMEOUT_MS_MAX,
 };
 
+static struct netlink_range_validation dtrbd_rate_range = {
+	.min = 0, .max = DTRBD_RESYNC_RATE_MAX,
+};
+
+static struct netlink_range_validation dtrbd_al_range = {
+	.min = DTRBD_AL_EXTENTS_MIN, .max = DTRBD_AL_EXTENTS_MAX,
+};
+
 static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
 	[DTRBD_A_MINOR]		= NLA_POLICY_MAX(NLA_U32, DTRBD_MAX_MINOR),
 	[DTRBD_A_DISK_PATH]	= { .type = NLA_NUL_STRING, .len = 255 },
@@ -42,6 +50,16 @@ static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
 	[DTRBD_A_PEER_NAME]	= { .type = NLA_NUL_STRING,
 				    .len = DTRBD_NODE_NAME_LEN - 1 },
 	[DTRBD_A_PEER_ADDR]	= { .type = NLA_NUL_STRING, .len = 63 },
+	[DTRBD_A_DISCARD_MY_DATA] = { .type = NLA_FLAG },
+	[DTRBD_A_AFTER_SB]	= NLA_POLICY_MAX(NLA_U8,
+						 DTRBD_SB_DISCARD_SECONDARY),
+	[DTRBD_A_RESYNC_RATE]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&dtrbd_rate_range),
+	[DTRBD_A_AL_EXTENTS]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&dtrbd_al_range),
+	[DTRBD_A_META_PATH]	= { .type = NLA_NUL_STRING, .len = 255 },
+	[DTRBD_A_CLEAR_BITMAP]	= { .type = NLA_FLAG },
+	[DTRBD_A_REPAIR]	= { .type = NLA_FLAG },
 };
 
 struct dtrbd_snapshot {
@@ -49,12 +67,31 @@ struct dtrbd_snapshot {
 	enum dtrbd_conn_state cstate;
 	enum dtrbd_disk_state disk, peer_disk;
 	enum dtrbd_sync_state sync;
-	u64 sync_total, sync_done;
+	enum dtrbd_sync_kind sync_kind;
+	u64 sync_total, sync_done, sync_rate;
 	struct dtrbd_stats stats;
-	unsigned int open_count;
-	u32 in_flight;
-	u64 current_uuid, bitmap_uuid;
+	unsigned int open_count, al_used;
+	u32 in_flight, flags;
+	u64 current_uuid, bitmap_uuid, oos;
+	u64 verify_checked, verify_differing;
 };
+
+/* Under dev->lock: refresh the resync rate estimate at most once a second. */
+static void dtrbd_update_rate(struct dtrbd_device *dev)
+{
+	unsigned long dt = jiffies - dev->rate_stamp;
+
+	if (dev->sync == DTRBD_SYNC_NONE) {
+		dev->sync_rate = 0;
+		return;
+	}
+	if (dt < HZ || dev->sync_done < dev->rate_stamp_done)
+		return;
+	dev->sync_rate = div64_u64((dev->sync_done - dev->rate_stamp_done) * HZ,
+				   dt);
+	dev->rate_stamp = jiffies;
+	dev->rate_stamp_done = dev->sync_done;
+}
 
 static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 		      enum dtrbd_event ev, const char *reason)
@@ -68,13 +105,21 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	s.disk = dev->disk_state;
 	s.peer_disk = dev->peer_disk;
 	s.sync = dev->sync;
+	s.sync_kind = dev->sync_kind;
+	dtrbd_update_rate(dev);
 	s.sync_total = dev->sync_total;
 	s.sync_done = dev->sync_done;
+	s.sync_rate = dev->sync_rate;
 	s.stats = dev->stats;
 	s.open_count = dev->open_count;
+	s.al_used = dev->al_used;
 	s.in_flight = dev->in_flight;
+	s.flags = dev->flags;
 	s.current_uuid = dev->current_uuid;
 	s.bitmap_uuid = dev->bitmap_uuid;
+	s.oos = dev->bm_set * DTRBD_MD_BLOCK;
+	s.verify_checked = dev->verify_checked;
+	s.verify_differing = dev->verify_differing;
 	spin_unlock_irq(&dev->lock);
 
 	if (nla_put_u32(skb, DTRBD_A_MINOR, dev->minor) ||
@@ -102,7 +147,31 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	    nla_put_u64_64bit(skb, DTRBD_A_BITMAP_UUID, s.bitmap_uuid,
 			      DTRBD_A_PAD) ||
 	    nla_put_u32(skb, DTRBD_A_OPEN_COUNT, s.open_count) ||
-	    nla_put_u32(skb, DTRBD_A_IN_FLIGHT, s.in_flight))
+	    nla_put_u32(skb, DTRBD_A_IN_FLIGHT, s.in_flight) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_OOS_BYTES, s.oos, DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_SYNC_RATE, s.sync_rate,
+			      DTRBD_A_PAD) ||
+	    nla_put_u8(skb, DTRBD_A_SYNC_KIND, s.sync_kind) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_AL_WRITES, s.stats.al_writes,
+			      DTRBD_A_PAD) ||
+	    nla_put_u32(skb, DTRBD_A_AL_EXTENTS_USED, s.al_used) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_RS_SENT_BYTES, s.stats.rs_sent,
+			      DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_RS_RECEIVED_BYTES,
+			      s.stats.rs_received, DTRBD_A_PAD) ||
+	    nla_put_u64_64bit(skb, DTRBD_A_RS_SAME_BYTES, s.stats.rs_same,
+			      DTRBD_A_PAD) ||
+	    nla_put_u32(skb, DTRBD_A_FLAGS, s.flags))
+		return -EMSGSIZE;
+	/* the last verify's result, once one ran */
+	if ((s.verify_checked || s.sync_kind == DTRBD_SK_VERIFY) &&
+	    (nla_put_u64_64bit(skb, DTRBD_A_VERIFY_CHECKED, s.verify_checked,
+			       DTRBD_A_PAD) ||
+	     nla_put_u64_64bit(skb, DTRBD_A_VERIFY_DIFFERING,
+			       s.verify_differing, DTRBD_A_PAD)))
+		return -EMSGSIZE;
+	if (dev->meta_path[0] &&
+	    nla_put_string(skb, DTRBD_A_META_DISK, dev->meta_path))
 		return -EMSGSIZE;
 	/* connection parameters are only meaningful while a socket is held */
 	if (s.cstate != DTRBD_CONN_STANDALONE &&
@@ -172,7 +241,8 @@ static void dtrbd_post_doit(const struct genl_ops *ops, struct sk_buff *skb,
 
 static int dtrbd_nl_attach(struct sk_buff *skb, struct genl_info *info)
 {
-	const char *path;
+	unsigned int al = DTRBD_AL_EXTENTS_DEFAULT;
+	const char *path, *meta = NULL;
 
 	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_DISK_PATH))
 		return -EINVAL;
@@ -182,8 +252,19 @@ static int dtrbd_nl_attach(struct sk_buff *skb, struct genl_info *info)
 				    "the disk path must be absolute");
 		return -EINVAL;
 	}
+	if (info->attrs[DTRBD_A_META_PATH]) {
+		meta = nla_data(info->attrs[DTRBD_A_META_PATH]);
+		if (meta[0] != '/') {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[DTRBD_A_META_PATH],
+					    "the metadata device path must be absolute");
+			return -EINVAL;
+		}
+	}
+	if (info->attrs[DTRBD_A_AL_EXTENTS])
+		al = nla_get_u32(info->attrs[DTRBD_A_AL_EXTENTS]);
 	return dtrbd_attach(nla_get_u32(info->attrs[DTRBD_A_MINOR]), path,
-			    info->extack);
+			    meta, al, info->extack);
 }
 
 static int dtrbd_nl_detach(struct sk_buff *skb, struct genl_info *info)
@@ -226,6 +307,43 @@ static int dtrbd_nl_primary(struct sk_buff *skb, struct genl_info *info)
 static int dtrbd_nl_secondary(struct sk_buff *skb, struct genl_info *info)
 {
 	return dtrbd_set_secondary(info->user_ptr[0], info->extack);
+}
+
+static int dtrbd_nl_verify(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_verify_cmd(info->user_ptr[0],
+				nla_get_flag(info->attrs[DTRBD_A_REPAIR]),
+				info->extack);
+}
+
+static int dtrbd_nl_invalidate(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_invalidate_cmd(info->user_ptr[0], false, info->extack);
+}
+
+static int dtrbd_nl_invalidate_remote(struct sk_buff *skb,
+				      struct genl_info *info)
+{
+	return dtrbd_invalidate_cmd(info->user_ptr[0], true, info->extack);
+}
+
+static int dtrbd_nl_new_uuid(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_new_uuid_cmd(info->user_ptr[0],
+				  nla_get_flag(info->attrs[DTRBD_A_CLEAR_BITMAP]),
+				  info->extack);
+}
+
+static int dtrbd_nl_set_options(struct sk_buff *skb, struct genl_info *info)
+{
+	struct dtrbd_device *dev = info->user_ptr[0];
+
+	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_RESYNC_RATE))
+		return -EINVAL;
+	WRITE_ONCE(dev->resync_rate,
+		   nla_get_u32(info->attrs[DTRBD_A_RESYNC_RATE]));
+	dtrbd_info(dev, "resync rate %s\n", dev->resync_rate ? "fixed" : "dynamic");
+	return 0;
 }
 
 static int dtrbd_nl_get(struct sk_buff *skb, struct genl_info *info)
@@ -304,6 +422,11 @@ static const struct genl_ops dtrbd_ops[] = {
 	{ .cmd = DTRBD_CMD_DISCONNECT, .doit = dtrbd_nl_disconnect },
 	{ .cmd = DTRBD_CMD_PRIMARY, .doit = dtrbd_nl_primary },
 	{ .cmd = DTRBD_CMD_SECONDARY, .doit = dtrbd_nl_secondary },
+	{ .cmd = DTRBD_CMD_VERIFY, .doit = dtrbd_nl_verify },
+	{ .cmd = DTRBD_CMD_INVALIDATE, .doit = dtrbd_nl_invalidate },
+	{ .cmd = DTRBD_CMD_INVALIDATE_REMOTE, .doit = dtrbd_nl_invalidate_remote },
+	{ .cmd = DTRBD_CMD_NEW_CURRENT_UUID, .doit = dtrbd_nl_new_uuid },
+	{ .cmd = DTRBD_CMD_SET_OPTIONS, .doit = dtrbd_nl_set_options },
 	{
 		.cmd = DTRBD_CMD_GET_DEVICE,
 		.doit = dtrbd_nl_get,

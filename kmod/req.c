@@ -2,16 +2,53 @@
 /*
  * dtrbd: the life of an application bio.
  *
- * A read is cloned to the backing device. A write is cloned to the backing
- * device and, while connected, queued for the sender; it completes when
- * every part it waits for is done (req->pending): the submitter's own
- * reference, the local write, and (while connected) the peer's ack as the
- * protocol defines it. The clone and the request are one allocation from
+ * A read is cloned to the backing device. A write takes activity log
+ * references on its extents, is cloned to the backing device and, while
+ * connected, queued for the sender. Its master bio completes when every
+ * part the protocol waits for is done (req->pending: the submitter, the
+ * local write, and the peer's ack for protocols B and C, or the hand-over
+ * to the socket for A). The request itself lives on (req->refs) until the
+ * peer also reported the write done or the connection is gone; only then
+ * is it known whether its blocks are in sync (bitmap), and only then does
+ * it leave the activity log and the resync's view.
+ *
+ * submit_bio never sleeps: a write that has to wait (a cold extent needs
+ * an activity log transaction, a resync chunk in flight overlaps it, the
+ * connection is changing state) goes on dev->deferred and the submit work
+ * starts it in order. The clone and the request are one allocation from
  * dtrbd_req_bs (front_pad), so the write path allocates nothing else.
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
 #include "dtrbd_int.h"
+
+static void dtrbd_req_free(struct dtrbd_req *req)
+{
+	struct dtrbd_device *dev = req->dev;
+	unsigned long flags;
+
+	if (op_is_write(bio_op(req->master))) {
+		spin_lock_irqsave(&dev->lock, flags);
+		list_del(&req->active);
+		dtrbd_bm_write_set(dev, req->sector, req->size,
+				   test_bit(DTRBD_RQ_IN_SYNC, &req->flags) &&
+				   !test_bit(DTRBD_RQ_LOCAL_ERR, &req->flags));
+		if (test_bit(DTRBD_RQ_AL, &req->flags))
+			dtrbd_al_put(dev, req->sector, req->size);
+		spin_unlock_irqrestore(&dev->lock, flags);
+		/* the resync may wait for this write to leave its chunk */
+		wake_up(&dev->rs_wq);
+	}
+	bio_put(&req->clone);
+	if (atomic_dec_and_test(&dev->nr_reqs))
+		wake_up_var(&dev->nr_reqs);
+}
+
+void dtrbd_req_unref(struct dtrbd_req *req)
+{
+	if (atomic_dec_and_test(&req->refs))
+		dtrbd_req_free(req);
+}
 
 static void dtrbd_req_complete(struct dtrbd_req *req)
 {
@@ -19,18 +56,18 @@ static void dtrbd_req_complete(struct dtrbd_req *req)
 	struct bio *master = req->master;
 	unsigned long flags;
 
-	if (op_is_write(bio_op(master))) {
+	/*
+	 * Protocols A and B: a write that completes before the peer wrote
+	 * it closes the epoch, so the next one is sent behind a barrier.
+	 */
+	if (op_is_write(bio_op(master)) && test_bit(DTRBD_RQ_WACK, &req->flags)) {
 		spin_lock_irqsave(&dev->lock, flags);
-		list_del(&req->active);
+		dev->epoch_closed = true;
 		spin_unlock_irqrestore(&dev->lock, flags);
-		/* the resync may wait for this write to leave its chunk */
-		wake_up(&dev->rs_wq);
 	}
 	master->bi_status = req->status;
-	bio_put(&req->clone);
 	bio_endio(master);
-	if (atomic_dec_and_test(&dev->nr_reqs))
-		wake_up_var(&dev->nr_reqs);
+	dtrbd_req_unref(req);
 }
 
 void dtrbd_req_put(struct dtrbd_req *req)
@@ -45,6 +82,7 @@ static void dtrbd_local_endio(struct bio *clone)
 
 	if (clone->bi_status) {
 		req->status = clone->bi_status;
+		set_bit(DTRBD_RQ_LOCAL_ERR, &req->flags);
 		pr_err_ratelimited("%s: local %s error %d at sector %llu\n",
 				   dtrbd_name(req->dev),
 				   op_is_write(bio_op(clone)) ? "write" : "read",
@@ -54,29 +92,107 @@ static void dtrbd_local_endio(struct bio *clone)
 	dtrbd_req_put(req);
 }
 
-/* The peer acknowledged request @id; false if no such request waits. */
-bool dtrbd_req_peer_done(struct dtrbd_device *dev, u64 id)
+/*
+ * The peer acknowledged write @id: received (P_RECV_ACK) or written
+ * (P_WRITE_ACK, with its status). Returns -EPROTO for an unknown id.
+ */
+int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status)
 {
 	struct dtrbd_req *req, *found = NULL;
+	bool put = false, unref = false;
 
 	spin_lock_irq(&dev->lock);
 	/* acks come back roughly in order: the match is near the head */
 	list_for_each_entry(req, &dev->active_writes, active) {
 		if (req->id != id)
 			continue;
-		if (test_bit(DTRBD_RQ_PEER, &req->flags) &&
-		    !test_bit(DTRBD_RQ_QUEUED, &req->flags)) {
-			clear_bit(DTRBD_RQ_PEER, &req->flags);
+		if (test_bit(DTRBD_RQ_QUEUED, &req->flags))
+			break;	/* not even sent yet: a confused peer */
+		found = req;
+		/* a write ack implies the receive ack */
+		if ((type == P_WRITE_ACK ||
+		     (req->dp_flags & DTRBD_DP_ACK_RECV)) &&
+		    test_and_clear_bit(DTRBD_RQ_PEER, &req->flags)) {
 			dev->in_flight--;
-			found = req;
+			put = true;
+		}
+		if (type == P_WRITE_ACK &&
+		    test_and_clear_bit(DTRBD_RQ_WACK, &req->flags)) {
+			if (!status)
+				set_bit(DTRBD_RQ_IN_SYNC, &req->flags);
+			unref = true;
 		}
 		break;
 	}
+	if (found && (put || unref))
+		atomic_inc(&found->refs);	/* across the puts below */
 	spin_unlock_irq(&dev->lock);
 	if (!found)
-		return false;
-	dtrbd_req_put(found);
-	return true;
+		return -EPROTO;
+	if (!put && !unref)
+		return type == P_RECV_ACK ? 0 : -EPROTO;
+	if (put)
+		dtrbd_req_put(found);
+	if (unref)
+		dtrbd_req_unref(found);
+	dtrbd_req_unref(found);
+	return 0;
+}
+
+/* The sender handed @req to the socket; protocol A completes here. */
+void dtrbd_req_sent(struct dtrbd_device *dev, struct dtrbd_req *req)
+{
+	bool put = false;
+
+	if (!(req->dp_flags & DTRBD_DP_ACK_NONE))
+		return;
+	spin_lock_irq(&dev->lock);
+	if (test_and_clear_bit(DTRBD_RQ_PEER, &req->flags)) {
+		dev->in_flight--;
+		put = true;
+	}
+	spin_unlock_irq(&dev->lock);
+	if (put)
+		dtrbd_req_put(req);
+}
+
+/*
+ * The connection is gone (teardown, threads stopped): every write still
+ * waiting for the peer completes on the local write alone, and every write
+ * the peer did not confirm stays out of sync in the bitmap.
+ */
+void dtrbd_req_conn_lost(struct dtrbd_device *dev)
+{
+	struct dtrbd_req *req, *tmp;
+	LIST_HEAD(orphans);
+
+	spin_lock_irq(&dev->lock);
+	list_for_each_entry_safe(req, tmp, &dev->send_q, send) {
+		list_del_init(&req->send);
+		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
+	}
+	list_for_each_entry(req, &dev->active_writes, active) {
+		if (test_and_clear_bit(DTRBD_RQ_PEER, &req->flags))
+			set_bit(DTRBD_RQ_DROP_PEER, &req->flags);
+		if (test_and_clear_bit(DTRBD_RQ_WACK, &req->flags))
+			set_bit(DTRBD_RQ_DROP_WACK, &req->flags);
+		if (!test_bit(DTRBD_RQ_DROP_PEER, &req->flags) &&
+		    !test_bit(DTRBD_RQ_DROP_WACK, &req->flags))
+			continue;
+		atomic_inc(&req->refs);		/* while on our list */
+		list_add_tail(&req->send, &orphans);
+	}
+	dev->in_flight = 0;
+	spin_unlock_irq(&dev->lock);
+
+	list_for_each_entry_safe(req, tmp, &orphans, send) {
+		list_del_init(&req->send);
+		if (test_and_clear_bit(DTRBD_RQ_DROP_PEER, &req->flags))
+			dtrbd_req_put(req);
+		if (test_and_clear_bit(DTRBD_RQ_DROP_WACK, &req->flags))
+			dtrbd_req_unref(req);
+		dtrbd_req_unref(req);
+	}
 }
 
 /* May a write to [sector, sector + size) start now? Called under lock. */
@@ -95,12 +211,88 @@ static bool dtrbd_may_write(struct dtrbd_device *dev, sector_t sector,
 	return !dtrbd_rs_conflict(dev, sector, size);
 }
 
+/* Under dev->lock: the write may go; register it and queue it for the peer. */
+static bool dtrbd_req_start(struct dtrbd_device *dev, struct dtrbd_req *req)
+{
+	bool peer = false;
+
+	req->id = ++dev->next_id;
+	list_add_tail(&req->active, &dev->active_writes);
+	if (dev->cstate == DTRBD_CONN_CONNECTED &&
+	    dev->peer_disk >= DTRBD_DISK_INCONSISTENT) {
+		if (dev->protocol == DTRBD_PROT_A)
+			req->dp_flags |= DTRBD_DP_ACK_NONE;
+		else if (dev->protocol == DTRBD_PROT_B)
+			req->dp_flags |= DTRBD_DP_ACK_RECV;
+		set_bit(DTRBD_RQ_PEER, &req->flags);
+		set_bit(DTRBD_RQ_QUEUED, &req->flags);
+		set_bit(DTRBD_RQ_WACK, &req->flags);
+		atomic_inc(&req->pending);
+		atomic_inc(&req->refs);
+		list_add_tail(&req->send, &dev->send_q);
+		dev->in_flight++;
+		peer = true;
+	}
+	dev->stats.written += req->size;
+	dev->last_app_write = jiffies;
+	return peer;
+}
+
+static void dtrbd_req_go(struct dtrbd_device *dev, struct dtrbd_req *req,
+			 bool peer)
+{
+	if (peer)
+		wake_up(&dev->sender_wq);
+	submit_bio_noacct(&req->clone);
+	dtrbd_req_put(req);
+}
+
+void dtrbd_submit_work(struct work_struct *work)
+{
+	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
+						submit_work);
+	struct dtrbd_req *req;
+	bool peer;
+	int ret;
+
+	for (;;) {
+		spin_lock_irq(&dev->lock);
+		req = list_first_entry_or_null(&dev->deferred,
+					       struct dtrbd_req, send);
+		spin_unlock_irq(&dev->lock);
+		if (!req)
+			return;
+
+		ret = dtrbd_al_get(dev, req->sector, req->size);
+		spin_lock_irq(&dev->lock);
+		list_del_init(&req->send);
+		if (ret) {
+			spin_unlock_irq(&dev->lock);
+			/* never started: nothing but the bio to finish */
+			req->master->bi_status = BLK_STS_IOERR;
+			bio_endio(req->master);
+			bio_put(&req->clone);
+			if (atomic_dec_and_test(&dev->nr_reqs))
+				wake_up_var(&dev->nr_reqs);
+			continue;
+		}
+		if (req->size)
+			set_bit(DTRBD_RQ_AL, &req->flags);
+		wait_event_lock_irq(dev->state_wq,
+				    dtrbd_may_write(dev, req->sector, req->size),
+				    dev->lock);
+		peer = dtrbd_req_start(dev, req);
+		spin_unlock_irq(&dev->lock);
+		dtrbd_req_go(dev, req, peer);
+	}
+}
+
 void dtrbd_submit_bio(struct bio *bio)
 {
 	struct dtrbd_device *dev = bio->bi_bdev->bd_disk->private_data;
 	struct dtrbd_req *req;
 	struct bio *clone;
-	bool is_write, wake = false;
+	bool is_write, peer;
 
 	bio = bio_split_to_limits(bio);
 	if (!bio)
@@ -129,8 +321,10 @@ void dtrbd_submit_bio(struct bio *bio)
 	req->flags = 0;
 	req->status = BLK_STS_OK;
 	INIT_LIST_HEAD(&req->send);
+	INIT_LIST_HEAD(&req->active);
 	clone->bi_end_io = dtrbd_local_endio;
 	clone->bi_private = req;
+	atomic_set(&req->refs, 1);	/* the master's completion */
 	atomic_inc(&dev->nr_reqs);
 
 	if (!is_write) {
@@ -149,29 +343,17 @@ void dtrbd_submit_bio(struct bio *bio)
 	atomic_set(&req->pending, 2);	/* submitter + local write */
 
 	spin_lock_irq(&dev->lock);
-	wait_event_lock_irq(dev->state_wq,
-			    dtrbd_may_write(dev, req->sector, req->size),
-			    dev->lock);
-	req->id = ++dev->next_id;
-	list_add_tail(&req->active, &dev->active_writes);
-	if (dev->cstate == DTRBD_CONN_CONNECTED &&
-	    dev->peer_disk >= DTRBD_DISK_INCONSISTENT) {
-		if (dev->protocol == DTRBD_PROT_A)
-			req->dp_flags |= DTRBD_DP_ACK_NONE;
-		else if (dev->protocol == DTRBD_PROT_B)
-			req->dp_flags |= DTRBD_DP_ACK_RECV;
-		__set_bit(DTRBD_RQ_PEER, &req->flags);
-		__set_bit(DTRBD_RQ_QUEUED, &req->flags);
-		atomic_inc(&req->pending);
-		list_add_tail(&req->send, &dev->send_q);
-		dev->in_flight++;
-		wake = true;
+	if (list_empty(&dev->deferred) &&
+	    dtrbd_may_write(dev, req->sector, req->size) &&
+	    dtrbd_al_try_get(dev, req->sector, req->size)) {
+		if (req->size)
+			set_bit(DTRBD_RQ_AL, &req->flags);
+		peer = dtrbd_req_start(dev, req);
+		spin_unlock_irq(&dev->lock);
+		dtrbd_req_go(dev, req, peer);
+		return;
 	}
-	dev->stats.written += req->size;
+	list_add_tail(&req->send, &dev->deferred);
 	spin_unlock_irq(&dev->lock);
-
-	if (wake)
-		wake_up(&dev->sender_wq);
-	submit_bio_noacct(clone);
-	dtrbd_req_put(req);
+	queue_work(dtrbd_wq, &dev->submit_work);
 }

@@ -1,10 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dtrbd: full resync, source side.
+ * dtrbd: resync and online verify, source side.
  *
- * The resyncer walks the device from start to end in DTRBD_RS_CHUNK
- * chunks, with up to DTRBD_RS_SLOTS chunks in flight (read locally, sent,
- * waiting for the peer's P_RS_ACK). Application writes and resync chunks
+ * The resyncer walks the out-of-sync bitmap (a full resync is a bitmap
+ * with every bit set) and sends each run of set bits, up to DTRBD_RS_CHUNK
+ * bytes, with up to DTRBD_RS_SLOTS chunks in flight (read locally, sent,
+ * waiting for the peer's P_RS_ACK, which clears the bits). A verify walks
+ * every block instead and sends crc32c checksums (P_OV_REQ); the peer
+ * answers which blocks differ and those are marked out of sync.
+ *
+ * Rate: a fixed --resync-rate is enforced by pacing; the dynamic default
+ * runs at full speed with all slots while the application is idle and
+ * drops to one chunk in flight while it writes, so an application write
+ * waits behind at most one resync chunk on the wire.
+ *
+ * Application writes and resync chunks
  * must never overlap in flight, or the peer could write them in either
  * order and keep stale data:
  *  - a chunk is claimed (slot busy) first, so new writes into it wait
@@ -15,6 +25,7 @@
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
+#include <linux/crc32.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
 
@@ -103,11 +114,56 @@ int dtrbd_rs_ack(struct dtrbd_device *dev, u64 idx, int error)
 		return -EPROTO;
 	}
 	s = &dev->rs_slots[idx];
+	if (s->verify) {
+		spin_unlock_irq(&dev->lock);
+		dtrbd_err(dev, "peer acked a verify request as resync data\n");
+		return -EPROTO;
+	}
 	s->busy = false;
 	dev->sync_done += s->len;
+	dtrbd_bm_clear(dev, s->offset / DTRBD_MD_BLOCK,
+		       (s->offset + s->len) / DTRBD_MD_BLOCK - 1);
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->rs_wq);
 	wake_up_all(&dev->state_wq);	/* writes waiting for this chunk */
+	return 0;
+}
+
+int dtrbd_ov_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
+		   unsigned int blocks)
+{
+	struct dtrbd_rs_slot *s;
+	unsigned int i, n = 0;
+	u64 first;
+
+	spin_lock_irq(&dev->lock);
+	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS ||
+	    !dev->rs_slots[idx].busy || dev->rs_slots[idx].queued ||
+	    !dev->rs_slots[idx].verify ||
+	    dev->rs_slots[idx].len != blocks * DTRBD_MD_BLOCK) {
+		spin_unlock_irq(&dev->lock);
+		dtrbd_err(dev, "peer answered unknown verify request %llu\n",
+			  idx);
+		return -EPROTO;
+	}
+	s = &dev->rs_slots[idx];
+	first = s->offset / DTRBD_MD_BLOCK;
+	for (i = 0; i < blocks; i++) {
+		if (!diff[i])
+			continue;
+		dtrbd_bm_set(dev, first + i, first + i);
+		n++;
+	}
+	dev->verify_checked += blocks;
+	dev->verify_differing += n;
+	dev->sync_done += s->len;
+	s->busy = false;
+	spin_unlock_irq(&dev->lock);
+	if (n)
+		dtrbd_warn(dev, "verify: %u of %u blocks differ at sector %llu\n",
+			   n, blocks, (unsigned long long)(s->offset >> SECTOR_SHIFT));
+	wake_up(&dev->rs_wq);
+	wake_up_all(&dev->state_wq);
 	return 0;
 }
 
@@ -122,10 +178,16 @@ static struct dtrbd_rs_slot *dtrbd_rs_claim(struct dtrbd_device *dev,
 					    u64 off, unsigned int len)
 {
 	struct dtrbd_rs_slot *s = NULL;
-	unsigned int i;
+	unsigned int i, busy = 0, limit = DTRBD_RS_SLOTS;
 
 	spin_lock_irq(&dev->lock);
-	for (i = 0; i < DTRBD_RS_SLOTS; i++) {
+	/* dynamic: one chunk in flight while the application writes */
+	if (!dev->resync_rate &&
+	    time_before(jiffies, dev->last_app_write + HZ / 10))
+		limit = 1;
+	for (i = 0; i < DTRBD_RS_SLOTS; i++)
+		busy += dev->rs_slots[i].busy;
+	for (i = 0; i < DTRBD_RS_SLOTS && busy < limit; i++) {
 		if (!dev->rs_slots[i].busy) {
 			s = &dev->rs_slots[i];
 			s->busy = true;
@@ -170,47 +232,118 @@ static bool dtrbd_rs_all_acked(struct dtrbd_device *dev)
 	return idle;
 }
 
-static int dtrbd_rs_read(struct dtrbd_device *dev, struct dtrbd_rs_slot *s)
+/* Read @blocks 4 KiB blocks at @sector into @pages; crc32c each if @csum. */
+static int dtrbd_read_blocks(struct dtrbd_device *dev, struct page **pages,
+			     struct bio_vec *bvecs, sector_t sector,
+			     unsigned int len, __be32 *csum)
 {
-	unsigned int n = DIV_ROUND_UP(s->len, PAGE_SIZE), i;
+	unsigned int n = DIV_ROUND_UP(len, PAGE_SIZE), i;
 	struct bio *bio;
 	int ret;
 
 	bio = bio_alloc(dev->bdev, n, REQ_OP_READ, GFP_NOIO);
-	bio->bi_iter.bi_sector = s->offset >> SECTOR_SHIFT;
+	bio->bi_iter.bi_sector = sector;
 	for (i = 0; i < n; i++)
-		__bio_add_page(bio, s->bvecs[i].bv_page,
+		__bio_add_page(bio, pages ? pages[i] : bvecs[i].bv_page,
 			       min_t(unsigned int, PAGE_SIZE,
-				     s->len - i * PAGE_SIZE), 0);
+				     len - i * PAGE_SIZE), 0);
 	ret = submit_bio_wait(bio);
 	bio_put(bio);
-	return ret;
+	if (ret || !csum)
+		return ret;
+	BUILD_BUG_ON(DTRBD_MD_BLOCK != PAGE_SIZE);
+	for (i = 0; i < n; i++)
+		csum[i] = cpu_to_be32(__crc32c_le(~0u, page_address(
+			pages ? pages[i] : bvecs[i].bv_page), PAGE_SIZE));
+	return 0;
 }
 
-static int dtrbd_resync_run(struct dtrbd_device *dev)
+/* Receiver side of a verify: checksums of our own blocks. */
+int dtrbd_ov_read_csums(struct dtrbd_device *dev, sector_t sector,
+			unsigned int blocks, __be32 *csum)
 {
+	unsigned int i;
+
+	for (i = 0; i < blocks; i++) {
+		if (dev->ov_pages[i])
+			continue;
+		dev->ov_pages[i] = alloc_page(GFP_NOIO);
+		if (!dev->ov_pages[i])
+			return -ENOMEM;
+	}
+	return dtrbd_read_blocks(dev, dev->ov_pages, NULL, sector,
+				 blocks * DTRBD_MD_BLOCK, csum);
+}
+
+/* Fixed rate: sleep until the bytes sent so far are within the budget. */
+static void dtrbd_rs_pace(struct dtrbd_device *dev, unsigned long start,
+			  u64 sent)
+{
+	u32 kib = READ_ONCE(dev->resync_rate);
+	u64 due;
+
+	if (!kib)
+		return;
+	/* jiffies at which @sent bytes are allowed */
+	due = start + div64_u64(sent * HZ, (u64)kib << 10);
+	while (time_before(jiffies, (unsigned long)due) &&
+	       !dtrbd_rs_stopping(dev))
+		schedule_timeout_interruptible(min_t(long, due - jiffies, HZ / 10));
+}
+
+/* The next run of out-of-sync blocks at or after @pos, at most @max. */
+static u64 dtrbd_rs_next(struct dtrbd_device *dev, u64 pos, unsigned int max,
+			 unsigned int *n)
+{
+	u64 b;
+
+	spin_lock_irq(&dev->lock);
+	b = dtrbd_bm_find_next(dev, pos);
+	*n = 0;
+	while (b + *n < dev->bm_bits && *n < max && dtrbd_bm_test(dev, b + *n))
+		(*n)++;
+	spin_unlock_irq(&dev->lock);
+	return b;
+}
+
+/* One pass over the bitmap (or, for a verify, over every block). */
+static int dtrbd_rs_pass(struct dtrbd_device *dev, bool verify)
+{
+	const unsigned int max = DTRBD_RS_CHUNK / DTRBD_MD_BLOCK;
+	unsigned long start = jiffies;
 	struct dtrbd_rs_slot *s;
-	u64 off = 0;
+	u64 pos = 0, sent = 0, b;
+	unsigned int n;
 	int ret;
 
-	dtrbd_info(dev, "resync started as source, %llu bytes\n", dev->size);
-	dtrbd_notify(dev, DTRBD_EV_SYNC_STARTED, "source");
-	while (off < dev->size) {
-		unsigned int len = min_t(u64, DTRBD_RS_CHUNK, dev->size - off);
+	while (pos < dev->bm_bits) {
+		if (verify) {
+			b = pos;
+			n = min_t(u64, max, dev->bm_bits - pos);
+		} else {
+			b = dtrbd_rs_next(dev, pos, max, &n);
+			if (b >= dev->bm_bits)
+				break;
+		}
+		dtrbd_rs_pace(dev, start, sent);
 
 		s = NULL;
 		wait_event_interruptible(dev->rs_wq, dtrbd_rs_stopping(dev) ||
-					 (s = dtrbd_rs_claim(dev, off, len)));
+			(s = dtrbd_rs_claim(dev, b * DTRBD_MD_BLOCK,
+					    n * DTRBD_MD_BLOCK)));
 		if (dtrbd_rs_stopping(dev))
 			return -ESHUTDOWN;
+		s->verify = verify;
 		wait_event_interruptible(dev->rs_wq, dtrbd_rs_stopping(dev) ||
 					 !dtrbd_rs_write_overlaps(dev, s));
 		if (dtrbd_rs_stopping(dev))
 			return -ESHUTDOWN;
-		ret = dtrbd_rs_read(dev, s);
+		ret = dtrbd_read_blocks(dev, NULL, s->bvecs,
+					s->offset >> SECTOR_SHIFT, s->len,
+					verify ? s->csum : NULL);
 		if (ret) {
-			dtrbd_err(dev, "resync read failed at %llu: %d\n",
-				  off, ret);
+			dtrbd_err(dev, "%s read failed at %llu: %d\n",
+				  verify ? "verify" : "resync", s->offset, ret);
 			return ret;
 		}
 		spin_lock_irq(&dev->lock);
@@ -218,23 +351,56 @@ static int dtrbd_resync_run(struct dtrbd_device *dev)
 		list_add_tail(&s->list, &dev->rs_send_q);
 		spin_unlock_irq(&dev->lock);
 		wake_up(&dev->sender_wq);
-		off += len;
+		sent += s->len;
+		pos = b + n;
 	}
 	wait_event_interruptible(dev->rs_wq, dtrbd_rs_stopping(dev) ||
 				 dtrbd_rs_all_acked(dev));
-	if (dtrbd_rs_stopping(dev))
-		return -ESHUTDOWN;
+	return dtrbd_rs_stopping(dev) ? -ESHUTDOWN : 0;
+}
+
+static int dtrbd_resync_run(struct dtrbd_device *dev)
+{
+	unsigned int pass;
+	u64 left;
+	int ret;
+
+	dtrbd_info(dev, "resync started as source (%s), %llu KiB\n",
+		   dev->sync_kind == DTRBD_SK_FULL ? "full" : "bitmap",
+		   dev->sync_total >> 10);
+	dtrbd_notify(dev, DTRBD_EV_SYNC_STARTED, "source");
+	/* bits set again meanwhile (the peer failed a write) get more passes */
+	for (pass = 0; pass < 3; pass++) {
+		ret = dtrbd_rs_pass(dev, false);
+		if (ret)
+			return ret;
+		spin_lock_irq(&dev->lock);
+		left = dev->bm_set;
+		spin_unlock_irq(&dev->lock);
+		if (!left)
+			break;
+	}
+	if (left) {
+		dtrbd_err(dev, "resync: %llu blocks still out of sync after %u passes\n",
+			  left, pass);
+		return -EIO;
+	}
 
 	/* the peer holds our generation now: no older point to keep */
 	mutex_lock(&dev->md_mutex);
 	dtrbd_clear_bitmap_uuid(dev);
+	dev->md_flags &= ~DTRBD_MDF_CRASHED_PRIMARY;
 	mutex_unlock(&dev->md_mutex);
-	ret = dtrbd_md_write(dev);
+	ret = dtrbd_bm_write(dev, false);
+	if (!ret)
+		ret = dtrbd_md_write(dev);
 	if (ret)
 		return ret;
 	spin_lock_irq(&dev->lock);
 	dev->sync = DTRBD_SYNC_NONE;
+	dev->sync_kind = DTRBD_SK_NONE;
 	dev->peer_disk = DTRBD_DISK_UPTODATE;
+	dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
 	dev->send_sync_done = true;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
@@ -243,16 +409,81 @@ static int dtrbd_resync_run(struct dtrbd_device *dev)
 	return 0;
 }
 
+static int dtrbd_verify_run(struct dtrbd_device *dev)
+{
+	u64 differing;
+	int ret;
+
+	dtrbd_info(dev, "online verify started, %llu KiB\n", dev->size >> 10);
+	dtrbd_notify(dev, DTRBD_EV_VERIFY_STARTED, NULL);
+	ret = dtrbd_rs_pass(dev, true);
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	differing = dev->verify_differing;
+	dev->sync = DTRBD_SYNC_NONE;
+	dev->sync_kind = DTRBD_SK_NONE;
+	spin_unlock_irq(&dev->lock);
+	/* what differs is marked out of sync: keep it across a crash */
+	ret = dtrbd_bm_write(dev, false);
+	if (ret)
+		return ret;
+	dtrbd_info(dev, "online verify finished: %llu of %llu blocks differ\n",
+		   differing, dev->verify_checked);
+	dtrbd_notify(dev, DTRBD_EV_VERIFY_FINISHED, NULL);
+	if (!differing || !dev->verify_repair)
+		return 0;
+
+	spin_lock_irq(&dev->lock);
+	dev->sync = DTRBD_SYNC_SOURCE;
+	dev->sync_kind = DTRBD_SK_BITMAP;
+	dev->sync_total = dev->bm_set * DTRBD_MD_BLOCK;
+	dev->sync_done = 0;
+	dev->rate_stamp = jiffies;
+	dev->rate_stamp_done = 0;
+	spin_unlock_irq(&dev->lock);
+	return dtrbd_resync_run(dev);
+}
+
 int dtrbd_resync_thread(void *arg)
 {
 	struct dtrbd_device *dev = arg;
 	unsigned int noio = memalloc_noio_save();
 	int ret;
 
-	ret = dtrbd_resync_run(dev);
+	if (READ_ONCE(dev->sync_kind) == DTRBD_SK_VERIFY)
+		ret = dtrbd_verify_run(dev);
+	else
+		ret = dtrbd_resync_run(dev);
 	memalloc_noio_restore(noio);
 	if (ret && ret != -ESHUTDOWN)
 		dtrbd_conn_fail(dev, "resync failed (error %d)", ret);
 	dtrbd_wait_for_stop();
+	return 0;
+}
+
+/*
+ * Start the resync (or verify) thread; sync and sync_kind are claimed.
+ * Called with dev->state_mutex held or by the receiver; see
+ * dtrbd_start_sync() for why the teardown never misses it.
+ */
+int dtrbd_start_resyncer(struct dtrbd_device *dev, enum dtrbd_sync_kind k)
+{
+	struct task_struct *t;
+	int ret;
+
+	if (dev->resyncer) {
+		/* one resync thread per connection; it has finished */
+		kthread_stop(dev->resyncer);
+		dev->resyncer = NULL;
+	}
+	ret = dtrbd_rs_alloc(dev);
+	if (ret)
+		return ret;
+	t = kthread_run(dtrbd_resync_thread, dev, "dtrbd%u_%s", dev->minor,
+			k == DTRBD_SK_VERIFY ? "ov" : "rs");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	dev->resyncer = t;
 	return 0;
 }

@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
+#include <linux/random.h>
 #include <net/genetlink.h>
 
 #include "dtrbd_int.h"
@@ -126,6 +127,9 @@ int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 		dtrbd_new_current_uuid(dev);
 	}
 	dev->md_flags |= DTRBD_MDF_PRIMARY;
+	/* the crash's extents are in the bitmap; the uuids take over now */
+	if (!connected)
+		dev->md_flags &= ~DTRBD_MDF_CRASHED_PRIMARY;
 	mutex_unlock(&dev->md_mutex);
 	ret = dtrbd_md_write(dev);
 	if (ret) {
@@ -140,6 +144,8 @@ int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 
 	spin_lock_irq(&dev->lock);
 	dev->role = DTRBD_ROLE_PRIMARY;
+	if (!connected)
+		dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
 	if (forced)
 		dev->disk_state = DTRBD_DISK_UPTODATE;
 	dev->send_state = connected;
@@ -191,4 +197,186 @@ int dtrbd_set_secondary(struct dtrbd_device *dev,
 out:
 	mutex_unlock(&dev->state_mutex);
 	return ret > 0 ? 0 : ret;
+}
+
+/*
+ * Both sides hold identical data (P_UUID_SYNC from the peer, or our own
+ * new-current-uuid --clear-bitmap): adopt @uuid, UpToDate, nothing out of
+ * sync.
+ */
+int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid)
+{
+	int ret;
+
+	spin_lock_irq(&dev->lock);
+	dtrbd_bm_clear(dev, 0, dev->bm_bits - 1);
+	spin_unlock_irq(&dev->lock);
+	ret = dtrbd_bm_write(dev, false);
+	if (ret)
+		return ret;
+	mutex_lock(&dev->md_mutex);
+	dev->current_uuid = uuid;
+	dev->bitmap_uuid = 0;
+	dev->md_flags |= DTRBD_MDF_CONSISTENT;
+	dev->md_flags &= ~(DTRBD_MDF_FULL_SYNC | DTRBD_MDF_CRASHED_PRIMARY);
+	mutex_unlock(&dev->md_mutex);
+	ret = dtrbd_md_write(dev);
+	if (ret)
+		return ret;
+	spin_lock_irq(&dev->lock);
+	dev->disk_state = DTRBD_DISK_UPTODATE;
+	dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
+	dev->send_state = dev->cstate == DTRBD_CONN_CONNECTED;
+	spin_unlock_irq(&dev->lock);
+	wake_up(&dev->sender_wq);
+	dtrbd_info(dev, "data generation %016llx adopted: UpToDate, nothing to resync\n",
+		   uuid);
+	dtrbd_notify(dev, DTRBD_EV_DISK, NULL);
+	return 0;
+}
+
+int dtrbd_new_uuid_cmd(struct dtrbd_device *dev, bool clear_bitmap,
+		       struct netlink_ext_ack *extack)
+{
+	u64 uuid;
+	int ret = 0;
+
+	mutex_lock(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	if (dev->sync != DTRBD_SYNC_NONE) {
+		NL_SET_ERR_MSG(extack, "a resync or verify is running; wait for it to finish");
+		ret = -EBUSY;
+	} else if (clear_bitmap && dev->cstate != DTRBD_CONN_CONNECTED) {
+		NL_SET_ERR_MSG(extack,
+			       "--clear-bitmap needs the peer connected, so that both sides adopt the same generation");
+		ret = -ENOTCONN;
+	} else if (clear_bitmap && (dev->role == DTRBD_ROLE_PRIMARY ||
+				    dev->peer_role == DTRBD_ROLE_PRIMARY)) {
+		NL_SET_ERR_MSG(extack,
+			       "--clear-bitmap is for two Secondaries whose data is known identical (e.g. both freshly zeroed)");
+		ret = -EBUSY;
+	} else if (!clear_bitmap && dev->disk_state != DTRBD_DISK_UPTODATE) {
+		NL_SET_ERR_MSG(extack, "this side's data is not UpToDate");
+		ret = -EINVAL;
+	}
+	spin_unlock_irq(&dev->lock);
+	if (ret)
+		goto out;
+
+	if (!clear_bitmap) {
+		mutex_lock(&dev->md_mutex);
+		dtrbd_new_current_uuid(dev);
+		mutex_unlock(&dev->md_mutex);
+		ret = dtrbd_md_write(dev);
+		if (ret)
+			NL_SET_ERR_MSG(extack, "cannot write the metadata to the disk");
+		else
+			dtrbd_notify(dev, DTRBD_EV_DISK, NULL);
+		goto out;
+	}
+	do {
+		uuid = get_random_u64();
+	} while (!uuid);
+	/* the peer adopts it before it sees us UpToDate: no full sync */
+	spin_lock_irq(&dev->lock);
+	dev->uuid_syncing = true;
+	spin_unlock_irq(&dev->lock);
+	ret = dtrbd_adopt_uuid(dev, uuid);
+	if (ret) {
+		NL_SET_ERR_MSG(extack, "cannot write the metadata to the disk");
+		goto out;
+	}
+	spin_lock_irq(&dev->lock);
+	dev->send_uuid_sync = true;
+	spin_unlock_irq(&dev->lock);
+	wake_up(&dev->sender_wq);
+out:
+	mutex_unlock(&dev->state_mutex);
+	return ret;
+}
+
+int dtrbd_invalidate_cmd(struct dtrbd_device *dev, bool remote,
+			 struct netlink_ext_ack *extack)
+{
+	int ret = 0;
+
+	mutex_lock(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	if (dev->cstate != DTRBD_CONN_CONNECTED) {
+		NL_SET_ERR_MSG(extack, "the peer is not connected; a full resync needs it");
+		ret = -ENOTCONN;
+	} else if (dev->sync != DTRBD_SYNC_NONE) {
+		NL_SET_ERR_MSG(extack, "a resync or verify is running; wait for it to finish");
+		ret = -EBUSY;
+	} else if (!remote && dev->role == DTRBD_ROLE_PRIMARY) {
+		NL_SET_ERR_MSG(extack,
+			       "this side is Primary; its data cannot be overwritten while in use (make it Secondary first)");
+		ret = -EBUSY;
+	} else if (!remote && dev->peer_disk != DTRBD_DISK_UPTODATE) {
+		NL_SET_ERR_MSG(extack, "the peer has no UpToDate data to resync from");
+		ret = -EINVAL;
+	} else if (remote && dev->peer_role == DTRBD_ROLE_PRIMARY) {
+		NL_SET_ERR_MSG(extack,
+			       "the peer is Primary; its data cannot be overwritten while in use (make it Secondary first)");
+		ret = -EBUSY;
+	} else if (remote && dev->disk_state != DTRBD_DISK_UPTODATE) {
+		NL_SET_ERR_MSG(extack, "this side has no UpToDate data to resync from");
+		ret = -EINVAL;
+	} else if (remote) {
+		dev->send_invalidate = true;
+	}
+	spin_unlock_irq(&dev->lock);
+	if (!ret && remote)
+		wake_up(&dev->sender_wq);
+	else if (!ret)
+		ret = dtrbd_invalidate_local(dev);
+	mutex_unlock(&dev->state_mutex);
+	return ret;
+}
+
+int dtrbd_verify_cmd(struct dtrbd_device *dev, bool repair,
+		     struct netlink_ext_ack *extack)
+{
+	int ret = 0;
+
+	mutex_lock(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	if (dev->cstate != DTRBD_CONN_CONNECTED) {
+		NL_SET_ERR_MSG(extack, "the peer is not connected; verify compares with it");
+		ret = -ENOTCONN;
+	} else if (dev->sync != DTRBD_SYNC_NONE || dev->bm_xchg != DTRBD_BMX_NONE) {
+		NL_SET_ERR_MSG(extack, "a resync or verify is running; wait for it to finish");
+		ret = -EBUSY;
+	} else if (dev->disk_state != DTRBD_DISK_UPTODATE ||
+		   dev->peer_disk != DTRBD_DISK_UPTODATE) {
+		NL_SET_ERR_MSG(extack, "both sides must be UpToDate to verify");
+		ret = -EINVAL;
+	} else if (repair && dev->peer_role == DTRBD_ROLE_PRIMARY) {
+		NL_SET_ERR_MSG(extack,
+			       "--repair copies this side's blocks over the peer's, but the peer is Primary: run verify --repair on the Primary");
+		ret = -EBUSY;
+	} else {
+		dev->sync = DTRBD_SYNC_SOURCE;
+		dev->sync_kind = DTRBD_SK_VERIFY;
+		dev->sync_total = dev->size;
+		dev->sync_done = 0;
+		dev->rate_stamp = jiffies;
+		dev->rate_stamp_done = 0;
+		dev->verify_checked = 0;
+		dev->verify_differing = 0;
+		dev->verify_repair = repair;
+	}
+	spin_unlock_irq(&dev->lock);
+	if (!ret) {
+		ret = dtrbd_start_resyncer(dev, DTRBD_SK_VERIFY);
+		if (ret) {
+			spin_lock_irq(&dev->lock);
+			dev->sync = DTRBD_SYNC_NONE;
+			dev->sync_kind = DTRBD_SK_NONE;
+			spin_unlock_irq(&dev->lock);
+			NL_SET_ERR_MSG(extack, "cannot start the verify thread");
+		}
+	}
+	mutex_unlock(&dev->state_mutex);
+	return ret;
 }
