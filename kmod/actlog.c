@@ -349,7 +349,8 @@ out:
 
 /*
  * Write an empty transaction (nothing hot). Only when no write is in
- * flight: at demotion and detach, after the bitmap is on disk.
+ * flight (at detach, and after crash recovery at attach) and after the
+ * bitmap is on disk.
  */
 int dtrbd_al_clear(struct dtrbd_device *dev)
 {

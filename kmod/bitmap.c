@@ -24,6 +24,7 @@ int dtrbd_bm_alloc(struct dtrbd_device *dev)
 {
 	unsigned int i;
 
+	mutex_init(&dev->bm_mutex);
 	dev->bm_bits = dev->layout.data_size / DTRBD_MD_BLOCK;
 	dev->bm_npages = DIV_ROUND_UP(dev->bm_bits, DTRBD_BM_PAGE_BITS);
 	dev->bm_pages = kvcalloc(dev->bm_npages, sizeof(*dev->bm_pages),
@@ -223,8 +224,13 @@ int dtrbd_bm_write(struct dtrbd_device *dev, bool all)
 {
 	unsigned int pg;
 	bool dirty;
-	int ret;
+	int ret = 0;
 
+	/*
+	 * Serialised with dtrbd_bm_write_ext(): a page whose dirty bit we
+	 * cleared is not on disk until we return.
+	 */
+	mutex_lock(&dev->bm_mutex);
 	for (pg = 0; pg < dev->bm_npages; pg++) {
 		spin_lock_irq(&dev->lock);
 		dirty = __test_and_clear_bit(pg, dev->bm_dirty);
@@ -237,10 +243,11 @@ int dtrbd_bm_write(struct dtrbd_device *dev, bool all)
 			__set_bit(pg, dev->bm_dirty);
 			spin_unlock_irq(&dev->lock);
 			dtrbd_err(dev, "bitmap write failed: %d\n", ret);
-			return ret;
+			break;
 		}
 	}
-	return 0;
+	mutex_unlock(&dev->bm_mutex);
+	return ret;
 }
 
 /* Before extent @ext leaves the activity log: its bits must be on disk. */
@@ -255,17 +262,17 @@ int dtrbd_bm_write_ext(struct dtrbd_device *dev, u32 ext)
 	BUILD_BUG_ON(DTRBD_BM_PAGE_BITS % (DTRBD_MD_AL_EXTENT / DTRBD_MD_BLOCK));
 	if (pg >= dev->bm_npages)
 		return 0;
+	mutex_lock(&dev->bm_mutex);
 	spin_lock_irq(&dev->lock);
 	dirty = __test_and_clear_bit(pg, dev->bm_dirty);
 	spin_unlock_irq(&dev->lock);
-	if (!dirty)
-		return 0;
-	ret = dtrbd_bm_write_page(dev, pg);
+	ret = dirty ? dtrbd_bm_write_page(dev, pg) : 0;
 	if (ret) {
 		spin_lock_irq(&dev->lock);
 		__set_bit(pg, dev->bm_dirty);
 		spin_unlock_irq(&dev->lock);
 	}
+	mutex_unlock(&dev->bm_mutex);
 	return ret;
 }
 

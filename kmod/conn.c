@@ -214,6 +214,43 @@ static int dtrbd_send_ov_reply(struct dtrbd_device *dev,
 	return dtrbd_send_msg(dev, &msg);
 }
 
+/* A peer request is done with: its pages (reads keep them) and the bio. */
+static void dtrbd_preq_free(struct dtrbd_peer_req *preq)
+{
+	struct bvec_iter_all it;
+	struct bio_vec *bv;
+
+	if (preq->ack_type == P_READ_REPLY)
+		bio_for_each_segment_all(bv, &preq->bio, it)
+			__free_page(bv->bv_page);
+	bio_put(&preq->bio);
+}
+
+static int dtrbd_send_read_reply(struct dtrbd_device *dev,
+				 struct dtrbd_peer_req *preq)
+{
+	unsigned int payload = preq->error ? 0 : preq->size;
+	struct dtrbd_p_ack a = {
+		.id = cpu_to_be64(preq->id),
+		.sector = cpu_to_be64(preq->sector),
+		.size = cpu_to_be32(preq->size),
+		.status = cpu_to_be32(preq->error),
+	};
+	int ret;
+
+	ret = dtrbd_send_packet(dev, P_READ_REPLY, &a, sizeof(a), payload);
+	if (ret || !payload)
+		return ret;
+	ret = dtrbd_send_bvecs(dev, preq->bio.bi_io_vec, preq->bio.bi_vcnt,
+			       payload, false);
+	if (!ret) {
+		spin_lock_irq(&dev->lock);
+		dev->stats.sent += payload;
+		spin_unlock_irq(&dev->lock);
+	}
+	return ret;
+}
+
 static int dtrbd_send_ack(struct dtrbd_device *dev, u16 type, u64 id,
 			  sector_t sector, unsigned int size, int error)
 {
@@ -238,6 +275,8 @@ static void dtrbd_fill_state(struct dtrbd_device *dev, struct dtrbd_p_state *s)
 		s->flags |= DTRBD_SF_CRASHED_PRIMARY;
 	if (dev->discard_my_data)
 		s->flags |= DTRBD_SF_DISCARD_MY_DATA;
+	if (dev->md_flags & DTRBD_MDF_FULL_SYNC)
+		s->flags |= DTRBD_SF_FULL_SYNC;
 	s->after_sb = dev->after_sb;
 	s->oos_blocks = cpu_to_be64(dev->bm_set);
 	s->size_bytes = cpu_to_be64(dev->size);
@@ -354,12 +393,28 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 	if (preq) {
 		list_del(&preq->list);
 		spin_unlock_irq(&dev->lock);
-		ret = dtrbd_send_ack(dev, preq->ack_type, preq->id,
-				     preq->sector, preq->size, preq->error);
-		bio_put(&preq->bio);
+		if (preq->ack_type == P_READ_REPLY)
+			ret = dtrbd_send_read_reply(dev, preq);
+		else
+			ret = dtrbd_send_ack(dev, preq->ack_type, preq->id,
+					     preq->sector, preq->size,
+					     preq->error);
+		dtrbd_preq_free(preq);
 		return ret ?: 1;
 	}
 	req = list_first_entry_or_null(&dev->send_q, struct dtrbd_req, send);
+	if (req && test_bit(DTRBD_RQ_PEER_READ, &req->flags)) {
+		struct dtrbd_p_data p = {
+			.id = cpu_to_be64(req->id),
+			.sector = cpu_to_be64(req->sector),
+			.size = cpu_to_be32(req->size),
+		};
+
+		list_del_init(&req->send);
+		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
+		spin_unlock_irq(&dev->lock);
+		return dtrbd_send_packet(dev, P_READ_REQ, &p, sizeof(p), 0) ?: 1;
+	}
 	if (req && dev->epoch_closed) {
 		/*
 		 * Protocols A/B: a write completed before the peer wrote it;
@@ -483,13 +538,19 @@ static void dtrbd_peer_endio(struct bio *bio)
 
 	preq->error = -blk_status_to_errno(bio->bi_status);
 	if (preq->error)
-		pr_err_ratelimited("%s: write of peer data failed (%d) at sector %llu\n",
-				   dtrbd_name(dev), -preq->error,
-				   (unsigned long long)preq->sector);
-	bio_for_each_segment_all(bv, bio, it)
-		__free_page(bv->bv_page);
+		pr_err_ratelimited("%s: %s for the peer failed (%d) at sector %llu\n",
+				   dtrbd_name(dev),
+				   preq->ack_type == P_READ_REPLY ? "read" : "write",
+				   -preq->error, (unsigned long long)preq->sector);
+	/* a read's pages go to the peer first */
+	if (preq->ack_type != P_READ_REPLY)
+		bio_for_each_segment_all(bv, bio, it)
+			__free_page(bv->bv_page);
 
 	spin_lock_irqsave(&dev->lock, flags);
+	/* our disk failed under a peer write: go diskless, tell the peer */
+	if (preq->error && preq->ack_type != P_READ_REPLY)
+		dtrbd_disk_failed(dev);
 	if (preq->ack_type == P_RS_ACK && !preq->error) {
 		/* a resync block landed: it is in sync here now */
 		u64 first = ((u64)preq->sector << SECTOR_SHIFT) / DTRBD_MD_BLOCK;
@@ -508,7 +569,9 @@ static void dtrbd_peer_endio(struct bio *bio)
 	/* under the lock: the teardown waits for zero, then may free dev */
 	wake_up(&dev->peer_wq);
 	spin_unlock_irqrestore(&dev->lock, flags);
-	if (preq)
+	if (preq && preq->ack_type == P_READ_REPLY)
+		dtrbd_preq_free(preq);
+	else if (preq)
 		bio_put(&preq->bio);
 }
 
@@ -647,13 +710,136 @@ out_free:
 	return ret;
 }
 
-static const char dtrbd_sb_reason[] =
-	"split brain: both sides changed the data since they were last connected, and nothing was merged. "
-	"On the side whose changes are to be thrown away run: dtrbdctl secondary MINOR; dtrbdctl connect MINOR ... --discard-my-data; "
-	"on the other side run the usual connect";
-static const char dtrbd_unrelated_reason[] =
-	"the peer's data has no history in common with ours (different volumes?); "
-	"on the side to be overwritten run: dtrbdctl connect MINOR ... --discard-my-data (a full resync follows)";
+/* P_READ_REQ: the peer is diskless and reads through us. */
+static int dtrbd_recv_read_req(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_peer_req *preq;
+	struct dtrbd_p_data p;
+	unsigned int size, nr, i;
+	struct bio *bio;
+	sector_t sector;
+	int ret;
+
+	if (length != sizeof(p))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	if (ret)
+		return ret;
+	size = be32_to_cpu(p.size);
+	sector = be64_to_cpu(p.sector);
+	if (!size || size > DTRBD_MAX_PAYLOAD || size & (SECTOR_SIZE - 1) ||
+	    sector > dev->size >> SECTOR_SHIFT ||
+	    size > dev->size - (sector << SECTOR_SHIFT))
+		return -EBADMSG;
+	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev));
+	if (dtrbd_rx_stopping(dev))
+		return -ESHUTDOWN;
+	nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	bio = bio_alloc_bioset(dev->bdev, nr, REQ_OP_READ, GFP_NOIO,
+			       &dtrbd_peer_bs);
+	preq = container_of(bio, struct dtrbd_peer_req, bio);
+	preq->dev = dev;
+	preq->id = be64_to_cpu(p.id);
+	preq->sector = sector;
+	preq->size = size;
+	preq->error = 0;
+	preq->ack_type = P_READ_REPLY;
+	bio->bi_iter.bi_sector = sector;
+	bio->bi_end_io = dtrbd_peer_endio;
+	for (i = 0; i < nr; i++) {
+		struct page *page = alloc_page(GFP_NOIO);
+
+		if (!page) {
+			dtrbd_preq_free(preq);
+			return -ENOMEM;
+		}
+		__bio_add_page(bio, page, min_t(unsigned int, PAGE_SIZE,
+						size - i * PAGE_SIZE), 0);
+	}
+	spin_lock_irq(&dev->lock);
+	dev->peer_inflight++;
+	spin_unlock_irq(&dev->lock);
+	if (READ_ONCE(dev->disk_state) != DTRBD_DISK_UPTODATE) {
+		bio->bi_status = BLK_STS_IOERR;	/* nothing valid to read */
+		bio_endio(bio);
+	} else {
+		submit_bio_noacct(bio);
+	}
+	return 0;
+}
+
+/* P_READ_REPLY: the data of one of our reads, straight into its bio. */
+static int dtrbd_recv_read_reply(struct dtrbd_device *dev, u32 length)
+{
+	struct dtrbd_req *req;
+	struct dtrbd_p_ack a;
+	struct bvec_iter it;
+	struct bio_vec bv;
+	unsigned int size;
+	int ret, status;
+
+	if (length < sizeof(a))
+		return -EBADMSG;
+	ret = dtrbd_recv_buf(dev, &a, sizeof(a));
+	if (ret)
+		return ret;
+	status = be32_to_cpu(a.status);
+	size = be32_to_cpu(a.size);
+	req = dtrbd_req_take_read(dev, be64_to_cpu(a.id));
+	if (!req || req->size != size ||
+	    length != sizeof(a) + (status ? 0 : size)) {
+		dtrbd_err(dev, "peer sent an unexpected read reply\n");
+		if (req)
+			dtrbd_req_read_done(req, -EIO);
+		return -EPROTO;
+	}
+	if (!status) {
+		__bio_for_each_segment(bv, req->master, it, req->iter) {
+			struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+
+			iov_iter_bvec(&msg.msg_iter, ITER_DEST, &bv, 1,
+				      bv.bv_len);
+			ret = dtrbd_recv_msg(dev, &msg);
+			if (ret) {
+				dtrbd_req_read_done(req, -EIO);
+				return ret;
+			}
+		}
+		spin_lock_irq(&dev->lock);
+		dev->stats.received += size;
+		spin_unlock_irq(&dev->lock);
+	} else {
+		pr_err_ratelimited("%s: the peer could not read sector %llu: error %d\n",
+				   dtrbd_name(dev), be64_to_cpu(a.sector), status);
+	}
+	dtrbd_req_read_done(req, status);
+	return 0;
+}
+
+/*
+ * The peer lost its disk: from now on we hold data it lacks. A new
+ * generation, and every block marked (we do not know which writes its
+ * disk missed before it failed), so its disk is fully resynced if it
+ * ever comes back.
+ */
+static void dtrbd_peer_disk_failed(struct dtrbd_device *dev)
+{
+	dtrbd_warn(dev, "the peer's disk failed; it now works through ours\n");
+	dtrbd_bm_set_all(dev);
+	mutex_lock(&dev->md_mutex);
+	dtrbd_new_current_uuid(dev);
+	mutex_unlock(&dev->md_mutex);
+	if (dtrbd_bm_write(dev, false) || dtrbd_md_write(dev))
+		dtrbd_err(dev, "could not record that the peer's disk failed\n");
+}
+
+#define DTRBD_SB_REASON \
+	"split brain: both sides changed the data since they were last connected, and nothing was merged. " \
+	"On the side whose changes are to be thrown away run 'dtrbdctl secondary %u' and 'dtrbdctl connect %u ... --discard-my-data', " \
+	"and the usual connect on the other side"
+#define DTRBD_UNRELATED_REASON \
+	"the peer's data has no history in common with ours (a different volume?); " \
+	"on the side to be overwritten run 'dtrbdctl connect %u ... --discard-my-data' (a full resync follows)"
 
 /*
  * Under dev->lock: claim the resync direction @dec (so that only one
@@ -800,6 +986,7 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	struct dtrbd_p_state p;
 	struct dtrbd_gen me, peer;
 	enum dtrbd_sync_decision dec;
+	enum dtrbd_disk_state peer_was;
 	bool first, bitmap;
 	int ret;
 
@@ -820,6 +1007,7 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 
 	spin_lock_irq(&dev->lock);
 	first = dev->cstate == DTRBD_CONN_CONNECTING;
+	peer_was = dev->peer_disk;
 	dev->peer_role = p.role;
 	dev->peer_disk = p.disk;
 	memset(&me, 0, sizeof(me));
@@ -839,7 +1027,7 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	peer.role = p.role;
 	peer.crashed_primary = !!(p.flags & DTRBD_SF_CRASHED_PRIMARY);
 	peer.discard_my_data = !!(p.flags & DTRBD_SF_DISCARD_MY_DATA);
-	/* the peer's full_sync is implied by its uuids; see dtrbd_logic.h */
+	peer.full_sync = !!(p.flags & DTRBD_SF_FULL_SYNC);
 	peer.after_sb = p.after_sb;
 	peer.current_uuid = be64_to_cpu(p.current_uuid);
 	peer.bitmap_uuid = be64_to_cpu(p.bitmap_uuid);
@@ -847,10 +1035,16 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	peer.history_uuid[1] = be64_to_cpu(p.history_uuid[1]);
 	peer.oos_blocks = be64_to_cpu(p.oos_blocks);
 	if (!first) {
+		bool peer_failed = p.disk == DTRBD_DISK_DISKLESS &&
+				   peer_was != DTRBD_DISK_DISKLESS &&
+				   dev->disk_state == DTRBD_DISK_UPTODATE;
+
 		if (dev->uuid_syncing && p.disk == DTRBD_DISK_UPTODATE)
 			dev->uuid_syncing = false;
 		dec = dev->uuid_syncing ? DTRBD_DEC_NONE : dtrbd_sync_needed(dev);
 		spin_unlock_irq(&dev->lock);
+		if (peer_failed)
+			dtrbd_peer_disk_failed(dev);
 		dtrbd_notify(dev, DTRBD_EV_PEER, NULL);
 		return dtrbd_start_sync(dev, dec);
 	}
@@ -867,15 +1061,18 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 		   peer.current_uuid, peer.bitmap_uuid);
 	switch (dec) {
 	case DTRBD_DEC_SPLIT_BRAIN:
+		spin_lock_irq(&dev->lock);
+		dev->flags |= DTRBD_F_SPLIT_BRAIN;
+		spin_unlock_irq(&dev->lock);
+		dtrbd_conn_fail(dev, DTRBD_SB_REASON, dev->minor, dev->minor);
+		dtrbd_notify(dev, DTRBD_EV_SPLIT_BRAIN, dev->reason);
+		return -EPROTO;
 	case DTRBD_DEC_UNRELATED:
 		spin_lock_irq(&dev->lock);
 		dev->flags |= DTRBD_F_SPLIT_BRAIN;
 		spin_unlock_irq(&dev->lock);
-		dtrbd_notify(dev, DTRBD_EV_SPLIT_BRAIN,
-			     dec == DTRBD_DEC_SPLIT_BRAIN ? dtrbd_sb_reason :
-							    dtrbd_unrelated_reason);
-		dtrbd_conn_fail(dev, "%s", dec == DTRBD_DEC_SPLIT_BRAIN ?
-				dtrbd_sb_reason : dtrbd_unrelated_reason);
+		dtrbd_conn_fail(dev, DTRBD_UNRELATED_REASON, dev->minor);
+		dtrbd_notify(dev, DTRBD_EV_SPLIT_BRAIN, dev->reason);
 		return -EPROTO;
 	case DTRBD_DEC_TARGET:
 	case DTRBD_DEC_TARGET_FULL:
@@ -1061,7 +1258,7 @@ static int dtrbd_recv_uuid_sync(struct dtrbd_device *dev, u32 length)
 		return ret;
 	if (READ_ONCE(dev->sync) != DTRBD_SYNC_NONE)
 		return -EPROTO;
-	return dtrbd_adopt_uuid(dev, be64_to_cpu(u.current_uuid));
+	return dtrbd_adopt_uuid(dev, be64_to_cpu(u.current_uuid), false);
 }
 
 static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
@@ -1228,6 +1425,10 @@ static int dtrbd_recv_one(struct dtrbd_device *dev)
 		if (length)
 			return -EBADMSG;
 		return dtrbd_invalidate_local(dev);
+	case P_READ_REQ:
+		return dtrbd_recv_read_req(dev, length);
+	case P_READ_REPLY:
+		return dtrbd_recv_read_reply(dev, length);
 	default:
 		dtrbd_err(dev, "unknown packet type %u\n", type);
 		return -EPROTO;
@@ -1320,7 +1521,7 @@ void dtrbd_teardown(struct work_struct *work)
 	spin_unlock_irq(&dev->lock);
 
 	list_for_each_entry_safe(preq, ptmp, &acks, list)
-		bio_put(&preq->bio);
+		dtrbd_preq_free(preq);
 	dtrbd_rs_free(dev);
 	for (i = 0; i < ARRAY_SIZE(dev->ov_pages); i++) {
 		if (dev->ov_pages[i])
@@ -1458,8 +1659,8 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	}
 	dev->after_sb = a[DTRBD_A_AFTER_SB] ? nla_get_u8(a[DTRBD_A_AFTER_SB]) :
 					       DTRBD_SB_DISCONNECT;
-	if (a[DTRBD_A_RESYNC_RATE])
-		dev->resync_rate = nla_get_u32(a[DTRBD_A_RESYNC_RATE]);
+	dev->resync_rate = a[DTRBD_A_RESYNC_RATE] ?
+			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]) : 0;
 	dev->rx_page = alloc_page(GFP_KERNEL);
 	if (!dev->rx_page) {
 		ret = -ENOMEM;

@@ -37,7 +37,7 @@
 #define DTRBD_RS_CHUNK		(256u << 10)	/* largest resync packet */
 #define DTRBD_RS_SLOTS		4		/* resync chunks in flight */
 #define DTRBD_MAX_PEER_REQS	256		/* peer writes in flight */
-#define DTRBD_REASON_LEN	160
+#define DTRBD_REASON_LEN	400
 
 struct dtrbd_device;
 
@@ -75,6 +75,10 @@ struct dtrbd_req {
 #define DTRBD_RQ_LOCAL_ERR	5	/* the local write failed */
 #define DTRBD_RQ_DROP_PEER	6	/* teardown: peer part given up */
 #define DTRBD_RQ_DROP_WACK	7	/* teardown: write ack given up */
+#define DTRBD_RQ_HOLD		8	/* local write failed: wait for the peer */
+#define DTRBD_RQ_PEER_READ	9	/* a read served by the peer */
+#define DTRBD_RQ_DISKLESS	10	/* no local I/O: the peer's copy only */
+#define DTRBD_RQ_DROP_HOLD	11	/* teardown: HOLD given up */
 
 /* One activity log slot: a hot 4 MiB extent. */
 struct dtrbd_al_ent {
@@ -92,7 +96,7 @@ struct dtrbd_peer_req {
 	u64 id;
 	sector_t sector;
 	unsigned int size;
-	u16 ack_type;			/* P_WRITE_ACK, P_RS_ACK or 0 */
+	u16 ack_type;			/* P_WRITE_ACK, P_RS_ACK, P_READ_REPLY */
 	int error;			/* positive errno */
 	struct bio bio;			/* last: allocated by dtrbd_peer_bs */
 };
@@ -165,6 +169,7 @@ struct dtrbd_device {
 	unsigned int bm_npages;
 	u64 bm_bits;			/* blocks of the data area */
 	u64 bm_set;			/* bits set [L] */
+	struct mutex bm_mutex;		/* one writeback at a time */
 
 	/* activity log (actlog.c) */
 	struct mutex al_mutex;		/* one transaction at a time */
@@ -180,6 +185,7 @@ struct dtrbd_device {
 	/* writes that could not start in submit_bio (submitter work) */
 	struct list_head deferred;	/* [L] */
 	struct work_struct submit_work;
+	struct work_struct io_error_work;	/* the backing disk failed */
 
 	struct mutex state_mutex;
 	spinlock_t lock;
@@ -203,6 +209,7 @@ struct dtrbd_device {
 
 	/* [L] requests */
 	struct list_head active_writes;	/* application writes in flight */
+	struct list_head active_reads;	/* reads waiting for the peer */
 	struct list_head send_q;	/* requests for the sender */
 	struct list_head ack_q;		/* peer writes done, ack pending */
 	struct list_head rs_send_q;	/* resync chunks to send */
@@ -285,6 +292,10 @@ void dtrbd_req_unref(struct dtrbd_req *req);
 int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status);
 void dtrbd_req_sent(struct dtrbd_device *dev, struct dtrbd_req *req);
 void dtrbd_req_conn_lost(struct dtrbd_device *dev);
+struct dtrbd_req *dtrbd_req_take_read(struct dtrbd_device *dev, u64 id);
+void dtrbd_req_read_done(struct dtrbd_req *req, int status);
+void dtrbd_io_error_work(struct work_struct *work);
+void dtrbd_disk_failed(struct dtrbd_device *dev);
 
 /* meta.c */
 int dtrbd_md_read(struct dtrbd_device *dev, struct netlink_ext_ack *extack);
@@ -328,7 +339,7 @@ int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 		      struct netlink_ext_ack *extack);
 int dtrbd_set_secondary(struct dtrbd_device *dev,
 			struct netlink_ext_ack *extack);
-int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid);
+int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid, bool tell_peer);
 int dtrbd_new_uuid_cmd(struct dtrbd_device *dev, bool clear_bitmap,
 		       struct netlink_ext_ack *extack);
 int dtrbd_invalidate_cmd(struct dtrbd_device *dev, bool remote,

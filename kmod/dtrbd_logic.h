@@ -96,9 +96,15 @@ dtrbd_decide_uuids(const struct dtrbd_gen *me, const struct dtrbd_gen *peer,
 			return tiebreak ? DTRBD_DEC_SOURCE : DTRBD_DEC_TARGET;
 		return DTRBD_DEC_NONE;
 	}
-	/* one side moved on from the generation the other still has */
+	/*
+	 * One side moved on from the generation the other still has. Ids
+	 * pointing at each other (impossible with random ids, but not with
+	 * damaged metadata) decide nothing: treat them as split brain.
+	 */
 	if (me->bitmap_uuid && me->bitmap_uuid == peer->current_uuid)
-		return DTRBD_DEC_SOURCE;
+		return peer->bitmap_uuid &&
+		       peer->bitmap_uuid == me->current_uuid ?
+		       DTRBD_DEC_SPLIT_BRAIN : DTRBD_DEC_SOURCE;
 	if (peer->bitmap_uuid && peer->bitmap_uuid == me->current_uuid)
 		return DTRBD_DEC_TARGET;
 	/* both moved on from the same point: both have changes */
@@ -106,8 +112,13 @@ dtrbd_decide_uuids(const struct dtrbd_gen *me, const struct dtrbd_gen *peer,
 		return DTRBD_DEC_SPLIT_BRAIN;
 	/* the other side is an older generation whose bitmap we dropped */
 	if (peer->current_uuid && (peer->current_uuid == me->history_uuid[0] ||
-				   peer->current_uuid == me->history_uuid[1]))
+				   peer->current_uuid == me->history_uuid[1])) {
+		if (me->current_uuid &&
+		    (me->current_uuid == peer->history_uuid[0] ||
+		     me->current_uuid == peer->history_uuid[1]))
+			return DTRBD_DEC_SPLIT_BRAIN;	/* again a cycle */
 		return DTRBD_DEC_SOURCE_FULL;
+	}
 	if (me->current_uuid && (me->current_uuid == peer->history_uuid[0] ||
 				 me->current_uuid == peer->history_uuid[1]))
 		return DTRBD_DEC_TARGET_FULL;

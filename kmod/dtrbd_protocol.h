@@ -5,7 +5,7 @@
  * Shared by the module and dtrbdctl. Everything here is frozen: a change to
  * any structure, packet type or flag value requires a protocol (or metadata)
  * version bump. Sizes are checked at build time in the module
- * (dtrbd_check_layout()) and in the unit tests. Documentation/protocol.rst
+ * (dtrbd_check_layout()) and in the unit tests. Documentation/protocol.md
  * has the byte diagrams.
  *
  * Wire integers are big-endian; on-disk integers are little-endian.
@@ -42,7 +42,7 @@ enum dtrbd_packet_type {
 	P_HELLO		= 1,	/* userspace handshake, before the handover */
 	P_STATE		= 2,	/* role, disk state, uuids; on every change */
 	P_DATA		= 3,	/* application write; payload follows */
-	P_WRITE_ACK	= 4,	/* P_DATA written on the peer (protocol C) */
+	P_WRITE_ACK	= 4,	/* P_DATA written on the peer (every protocol) */
 	P_RECV_ACK	= 5,	/* P_DATA received by the peer (protocol B) */
 	P_RS_DATA	= 6,	/* resync block; payload follows */
 	P_RS_ACK	= 7,	/* P_RS_DATA written */
@@ -59,6 +59,8 @@ enum dtrbd_packet_type {
 	P_RS_SAME	= 18,	/* checksum resync: blocks equal, nothing sent */
 	P_UUID_SYNC	= 19,	/* new-current-uuid --clear-bitmap: adopt this */
 	P_INVALIDATE	= 20,	/* start a full resync towards the sender */
+	P_READ_REQ	= 21,	/* diskless: read this for me (p_data, no payload) */
+	P_READ_REPLY	= 22,	/* p_ack, then the data when status is 0 */
 };
 
 struct dtrbd_hdr {
@@ -85,7 +87,8 @@ struct dtrbd_p_hello {
 /* P_STATE */
 #define DTRBD_SF_CRASHED_PRIMARY (1u << 0)	/* attached after a crash as Primary */
 #define DTRBD_SF_DISCARD_MY_DATA (1u << 1)	/* operator: resolve split brain, we lose */
-#define DTRBD_SF_KNOWN		0x3u
+#define DTRBD_SF_FULL_SYNC	(1u << 2)	/* our bitmap is not trustworthy */
+#define DTRBD_SF_KNOWN		0x7u
 struct dtrbd_p_state {
 	__u8 role;		/* enum dtrbd_role */
 	__u8 disk;		/* enum dtrbd_disk_state */
@@ -144,7 +147,7 @@ struct dtrbd_p_uuid_sync {
 #define DTRBD_DP_FUA		(1u << 1)	/* REQ_FUA */
 #define DTRBD_DP_SYNC		(1u << 2)	/* REQ_SYNC */
 #define DTRBD_DP_ACK_RECV	(1u << 3)	/* protocol B: P_RECV_ACK */
-#define DTRBD_DP_ACK_NONE	(1u << 4)	/* protocol A: no ack */
+#define DTRBD_DP_ACK_NONE	(1u << 4)	/* protocol A: no receive ack */
 #define DTRBD_DP_KNOWN		0x1fu
 struct dtrbd_p_data {
 	__be64 id;		/* echoed in the ack */

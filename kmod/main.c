@@ -242,12 +242,14 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	init_waitqueue_head(&dev->sender_wq);
 	init_waitqueue_head(&dev->peer_wq);
 	INIT_LIST_HEAD(&dev->active_writes);
+	INIT_LIST_HEAD(&dev->active_reads);
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);
 	INIT_LIST_HEAD(&dev->rs_send_q);
 	INIT_LIST_HEAD(&dev->deferred);
 	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
 	INIT_WORK(&dev->submit_work, dtrbd_submit_work);
+	INIT_WORK(&dev->io_error_work, dtrbd_io_error_work);
 	atomic_set(&dev->nr_reqs, 0);
 	dev->role = DTRBD_ROLE_SECONDARY;
 	dev->cstate = DTRBD_CONN_STANDALONE;
@@ -393,6 +395,7 @@ int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 
 	/* a clean stop: bitmap on disk, nothing hot, not Primary */
 	flush_work(&dev->submit_work);
+	flush_work(&dev->io_error_work);
 	mutex_lock(&dev->state_mutex);
 	if (dtrbd_bm_write(dev, false) || dtrbd_al_clear(dev))
 		dtrbd_warn(dev, "could not write the bitmap and activity log\n");

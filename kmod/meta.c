@@ -23,6 +23,10 @@ int dtrbd_md_rw_page(struct dtrbd_device *dev, struct page *page, u64 off,
 	struct bio bio;
 	int ret;
 
+	/* after an I/O error the (internal) metadata is out of reach too */
+	if (READ_ONCE(dev->disk_state) == DTRBD_DISK_DISKLESS &&
+	    dev->md_bdev == dev->bdev)
+		return -EIO;
 	bio_init(&bio, dev->md_bdev, &bvec, 1, opf);
 	bio.bi_iter.bi_sector = off >> SECTOR_SHIFT;
 	__bio_add_page(&bio, page, PAGE_SIZE, 0);

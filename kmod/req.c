@@ -65,6 +65,16 @@ static void dtrbd_req_complete(struct dtrbd_req *req)
 		dev->epoch_closed = true;
 		spin_unlock_irqrestore(&dev->lock, flags);
 	}
+	/*
+	 * A write whose local copy failed (or that never had one: diskless)
+	 * succeeded only if the peer wrote it; never report success for a
+	 * write that reached no disk.
+	 */
+	if (op_is_write(bio_op(master)) &&
+	    (test_bit(DTRBD_RQ_LOCAL_ERR, &req->flags) ||
+	     test_bit(DTRBD_RQ_DISKLESS, &req->flags)))
+		req->status = test_bit(DTRBD_RQ_IN_SYNC, &req->flags) ?
+			      BLK_STS_OK : BLK_STS_IOERR;
 	master->bi_status = req->status;
 	bio_endio(master);
 	dtrbd_req_unref(req);
@@ -76,19 +86,104 @@ void dtrbd_req_put(struct dtrbd_req *req)
 		dtrbd_req_complete(req);
 }
 
+/* Under dev->lock: may this read be served by the peer? Queue it if so. */
+static bool dtrbd_read_from_peer(struct dtrbd_device *dev,
+				 struct dtrbd_req *req)
+{
+	if (dev->cstate != DTRBD_CONN_CONNECTED ||
+	    dev->peer_disk != DTRBD_DISK_UPTODATE)
+		return false;
+	set_bit(DTRBD_RQ_PEER_READ, &req->flags);
+	req->id = ++dev->next_id;
+	list_add_tail(&req->active, &dev->active_reads);
+	list_add_tail(&req->send, &dev->send_q);
+	return true;
+}
+
+/*
+ * Under dev->lock: the backing disk failed. From now on the device works
+ * without it (diskless): reads and writes go to the peer. The work tells
+ * the peer and userspace.
+ */
+void dtrbd_disk_failed(struct dtrbd_device *dev)
+{
+	if (dev->disk_state == DTRBD_DISK_DISKLESS)
+		return;
+	dev->disk_state = DTRBD_DISK_DISKLESS;
+	queue_work(dtrbd_wq, &dev->io_error_work);
+}
+
 static void dtrbd_local_endio(struct bio *clone)
 {
 	struct dtrbd_req *req = clone->bi_private;
+	struct dtrbd_device *dev = req->dev;
+	bool write = op_is_write(bio_op(clone)), requeued = false;
+	unsigned long flags;
 
 	if (clone->bi_status) {
-		req->status = clone->bi_status;
 		set_bit(DTRBD_RQ_LOCAL_ERR, &req->flags);
 		pr_err_ratelimited("%s: local %s error %d at sector %llu\n",
-				   dtrbd_name(req->dev),
-				   op_is_write(bio_op(clone)) ? "write" : "read",
+				   dtrbd_name(dev), write ? "write" : "read",
 				   blk_status_to_errno(clone->bi_status),
 				   (unsigned long long)req->sector);
+		spin_lock_irqsave(&dev->lock, flags);
+		dtrbd_disk_failed(dev);
+		if (write && test_bit(DTRBD_RQ_WACK, &req->flags)) {
+			/* the outcome is the peer's: wait for its write ack */
+			set_bit(DTRBD_RQ_HOLD, &req->flags);
+			atomic_inc(&req->pending);
+		} else if (!write) {
+			requeued = dtrbd_read_from_peer(dev, req);
+		}
+		spin_unlock_irqrestore(&dev->lock, flags);
+		if (requeued) {
+			wake_up(&dev->sender_wq);
+			return;
+		}
+		if (!write)
+			req->status = clone->bi_status;
 	}
+	dtrbd_req_put(req);
+}
+
+void dtrbd_io_error_work(struct work_struct *work)
+{
+	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
+						io_error_work);
+
+	spin_lock_irq(&dev->lock);
+	dev->send_state = dev->cstate == DTRBD_CONN_CONNECTED;
+	spin_unlock_irq(&dev->lock);
+	wake_up(&dev->sender_wq);
+	dtrbd_err(dev, "the backing disk failed: detached it, serving I/O through the peer (diskless)\n");
+	dtrbd_notify(dev, DTRBD_EV_IO_ERROR,
+		     "the backing disk failed; dtrbd detached it and serves reads and writes through the peer. Move the workload to the peer, then detach this device and replace the disk");
+}
+
+/*
+ * P_READ_REPLY for read @id: the receiver has @size bytes of payload for
+ * it (when @status is 0) and calls this to find the request; it returns
+ * the request's bio position through @req (NULL: unknown id).
+ */
+struct dtrbd_req *dtrbd_req_take_read(struct dtrbd_device *dev, u64 id)
+{
+	struct dtrbd_req *req;
+
+	spin_lock_irq(&dev->lock);
+	list_for_each_entry(req, &dev->active_reads, active) {
+		if (req->id == id && !test_bit(DTRBD_RQ_QUEUED, &req->flags)) {
+			list_del_init(&req->active);
+			spin_unlock_irq(&dev->lock);
+			return req;
+		}
+	}
+	spin_unlock_irq(&dev->lock);
+	return NULL;
+}
+
+void dtrbd_req_read_done(struct dtrbd_req *req, int status)
+{
+	req->status = status ? BLK_STS_IOERR : BLK_STS_OK;
 	dtrbd_req_put(req);
 }
 
@@ -99,7 +194,7 @@ static void dtrbd_local_endio(struct bio *clone)
 int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status)
 {
 	struct dtrbd_req *req, *found = NULL;
-	bool put = false, unref = false;
+	bool put = false, unref = false, hold = false;
 
 	spin_lock_irq(&dev->lock);
 	/* acks come back roughly in order: the match is near the head */
@@ -121,6 +216,8 @@ int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status)
 			if (!status)
 				set_bit(DTRBD_RQ_IN_SYNC, &req->flags);
 			unref = true;
+			if (test_and_clear_bit(DTRBD_RQ_HOLD, &req->flags))
+				hold = true;
 		}
 		break;
 	}
@@ -131,6 +228,8 @@ int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status)
 		return -EPROTO;
 	if (!put && !unref)
 		return type == P_RECV_ACK ? 0 : -EPROTO;
+	if (hold)
+		dtrbd_req_put(found);
 	if (put)
 		dtrbd_req_put(found);
 	if (unref)
@@ -165,6 +264,7 @@ void dtrbd_req_conn_lost(struct dtrbd_device *dev)
 {
 	struct dtrbd_req *req, *tmp;
 	LIST_HEAD(orphans);
+	LIST_HEAD(reads);
 
 	spin_lock_irq(&dev->lock);
 	list_for_each_entry_safe(req, tmp, &dev->send_q, send) {
@@ -176,17 +276,28 @@ void dtrbd_req_conn_lost(struct dtrbd_device *dev)
 			set_bit(DTRBD_RQ_DROP_PEER, &req->flags);
 		if (test_and_clear_bit(DTRBD_RQ_WACK, &req->flags))
 			set_bit(DTRBD_RQ_DROP_WACK, &req->flags);
+		if (test_and_clear_bit(DTRBD_RQ_HOLD, &req->flags))
+			set_bit(DTRBD_RQ_DROP_HOLD, &req->flags);
 		if (!test_bit(DTRBD_RQ_DROP_PEER, &req->flags) &&
-		    !test_bit(DTRBD_RQ_DROP_WACK, &req->flags))
+		    !test_bit(DTRBD_RQ_DROP_WACK, &req->flags) &&
+		    !test_bit(DTRBD_RQ_DROP_HOLD, &req->flags))
 			continue;
 		atomic_inc(&req->refs);		/* while on our list */
 		list_add_tail(&req->send, &orphans);
 	}
 	dev->in_flight = 0;
+	/* reads the peer was to serve fail: there is no other copy */
+	list_splice_init(&dev->active_reads, &reads);
 	spin_unlock_irq(&dev->lock);
 
+	list_for_each_entry_safe(req, tmp, &reads, active) {
+		list_del_init(&req->active);
+		dtrbd_req_read_done(req, -EIO);
+	}
 	list_for_each_entry_safe(req, tmp, &orphans, send) {
 		list_del_init(&req->send);
+		if (test_and_clear_bit(DTRBD_RQ_DROP_HOLD, &req->flags))
+			dtrbd_req_put(req);
 		if (test_and_clear_bit(DTRBD_RQ_DROP_PEER, &req->flags))
 			dtrbd_req_put(req);
 		if (test_and_clear_bit(DTRBD_RQ_DROP_WACK, &req->flags))
@@ -218,9 +329,14 @@ static bool dtrbd_req_start(struct dtrbd_device *dev, struct dtrbd_req *req)
 
 	req->id = ++dev->next_id;
 	list_add_tail(&req->active, &dev->active_writes);
+	if (dev->disk_state == DTRBD_DISK_DISKLESS)
+		set_bit(DTRBD_RQ_DISKLESS, &req->flags);
 	if (dev->cstate == DTRBD_CONN_CONNECTED &&
 	    dev->peer_disk >= DTRBD_DISK_INCONSISTENT) {
-		if (dev->protocol == DTRBD_PROT_A)
+		/* without a local copy only the peer's write ack counts */
+		if (test_bit(DTRBD_RQ_DISKLESS, &req->flags))
+			;
+		else if (dev->protocol == DTRBD_PROT_A)
 			req->dp_flags |= DTRBD_DP_ACK_NONE;
 		else if (dev->protocol == DTRBD_PROT_B)
 			req->dp_flags |= DTRBD_DP_ACK_RECV;
@@ -243,7 +359,10 @@ static void dtrbd_req_go(struct dtrbd_device *dev, struct dtrbd_req *req,
 {
 	if (peer)
 		wake_up(&dev->sender_wq);
-	submit_bio_noacct(&req->clone);
+	if (test_bit(DTRBD_RQ_DISKLESS, &req->flags))
+		dtrbd_req_put(req);	/* no local write */
+	else
+		submit_bio_noacct(&req->clone);
 	dtrbd_req_put(req);
 }
 
@@ -263,10 +382,14 @@ void dtrbd_submit_work(struct work_struct *work)
 		if (!req)
 			return;
 
-		ret = dtrbd_al_get(dev, req->sector, req->size);
+		ret = READ_ONCE(dev->disk_state) == DTRBD_DISK_DISKLESS ? 1 :
+		      dtrbd_al_get(dev, req->sector, req->size);
 		spin_lock_irq(&dev->lock);
 		list_del_init(&req->send);
-		if (ret) {
+		/* the disk failed under the activity log: go on without it */
+		if (ret && dev->disk_state == DTRBD_DISK_DISKLESS)
+			ret = 1;
+		if (ret < 0) {
 			spin_unlock_irq(&dev->lock);
 			/* never started: nothing but the bio to finish */
 			req->master->bi_status = BLK_STS_IOERR;
@@ -276,7 +399,7 @@ void dtrbd_submit_work(struct work_struct *work)
 				wake_up_var(&dev->nr_reqs);
 			continue;
 		}
-		if (req->size)
+		if (req->size && !ret)
 			set_bit(DTRBD_RQ_AL, &req->flags);
 		wait_event_lock_irq(dev->state_wq,
 				    dtrbd_may_write(dev, req->sector, req->size),
@@ -329,6 +452,20 @@ void dtrbd_submit_bio(struct bio *bio)
 
 	if (!is_write) {
 		atomic_set(&req->pending, 1);
+		if (READ_ONCE(dev->disk_state) == DTRBD_DISK_DISKLESS) {
+			bool queued;
+
+			spin_lock_irq(&dev->lock);
+			queued = dtrbd_read_from_peer(dev, req);
+			spin_unlock_irq(&dev->lock);
+			if (queued) {
+				wake_up(&dev->sender_wq);
+			} else {
+				req->status = BLK_STS_IOERR;
+				dtrbd_req_put(req);
+			}
+			return;
+		}
 		submit_bio_noacct(clone);
 		return;
 	}
@@ -343,10 +480,23 @@ void dtrbd_submit_bio(struct bio *bio)
 	atomic_set(&req->pending, 2);	/* submitter + local write */
 
 	spin_lock_irq(&dev->lock);
+	if (dev->disk_state == DTRBD_DISK_DISKLESS &&
+	    (dev->cstate != DTRBD_CONN_CONNECTED ||
+	     dev->peer_disk != DTRBD_DISK_UPTODATE)) {
+		/* no disk here and none there: nowhere to write */
+		spin_unlock_irq(&dev->lock);
+		bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+		bio_put(clone);
+		if (atomic_dec_and_test(&dev->nr_reqs))
+			wake_up_var(&dev->nr_reqs);
+		return;
+	}
 	if (list_empty(&dev->deferred) &&
 	    dtrbd_may_write(dev, req->sector, req->size) &&
-	    dtrbd_al_try_get(dev, req->sector, req->size)) {
-		if (req->size)
+	    (dev->disk_state == DTRBD_DISK_DISKLESS ||
+	     dtrbd_al_try_get(dev, req->sector, req->size))) {
+		if (req->size && dev->disk_state != DTRBD_DISK_DISKLESS)
 			set_bit(DTRBD_RQ_AL, &req->flags);
 		peer = dtrbd_req_start(dev, req);
 		spin_unlock_irq(&dev->lock);

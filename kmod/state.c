@@ -187,6 +187,12 @@ int dtrbd_set_secondary(struct dtrbd_device *dev,
 		goto out;
 	wake_up(&dev->sender_wq);
 
+	/*
+	 * Leaving Primary ends crash recovery by activity log for this
+	 * period: every out-of-sync bit must be on disk first.
+	 */
+	if (dtrbd_bm_write(dev, false))
+		dtrbd_warn(dev, "could not write the bitmap at demotion\n");
 	mutex_lock(&dev->md_mutex);
 	dev->md_flags &= ~DTRBD_MDF_PRIMARY;
 	mutex_unlock(&dev->md_mutex);
@@ -204,7 +210,7 @@ out:
  * new-current-uuid --clear-bitmap): adopt @uuid, UpToDate, nothing out of
  * sync.
  */
-int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid)
+int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid, bool tell_peer)
 {
 	int ret;
 
@@ -227,6 +233,8 @@ int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid)
 	dev->disk_state = DTRBD_DISK_UPTODATE;
 	dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
 	dev->send_state = dev->cstate == DTRBD_CONN_CONNECTED;
+	/* the sender puts P_UUID_SYNC before P_STATE */
+	dev->send_uuid_sync = tell_peer && dev->send_state;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
 	dtrbd_info(dev, "data generation %016llx adopted: UpToDate, nothing to resync\n",
@@ -281,15 +289,9 @@ int dtrbd_new_uuid_cmd(struct dtrbd_device *dev, bool clear_bitmap,
 	spin_lock_irq(&dev->lock);
 	dev->uuid_syncing = true;
 	spin_unlock_irq(&dev->lock);
-	ret = dtrbd_adopt_uuid(dev, uuid);
-	if (ret) {
+	ret = dtrbd_adopt_uuid(dev, uuid, true);
+	if (ret)
 		NL_SET_ERR_MSG(extack, "cannot write the metadata to the disk");
-		goto out;
-	}
-	spin_lock_irq(&dev->lock);
-	dev->send_uuid_sync = true;
-	spin_unlock_irq(&dev->lock);
-	wake_up(&dev->sender_wq);
 out:
 	mutex_unlock(&dev->state_mutex);
 	return ret;

@@ -3,9 +3,6 @@
 // and the property both sides rely on: each computes the decision alone,
 // so decide(a, b, t) must be the mirror of decide(b, a, !t).
 //
-// Test cases tagged [!mayfail] show known defects; they are listed in the
-// commit message and must be fixed in dtrbd_logic.h (or kmod/conn.c), then
-// the tag removed.
 #include <catch2/catch.hpp>
 
 #include <sstream>
@@ -466,10 +463,8 @@ bool in_history(__u64 u, const dtrbd_gen &g)
 	return u && (u == g.history_uuid[0] || u == g.history_uuid[1]);
 }
 
-// Id graphs with a cycle (each side descends from the other) that the
-// rules order differently on the two sides. They cannot arise from random
-// 64-bit ids, but the logic still disagrees on them: see the [!mayfail]
-// test below.
+// Id graphs with a cycle (each side descends from the other). They cannot
+// arise from random 64-bit ids; the logic calls them split brain.
 bool cyclic_ids(const dtrbd_gen &a, const dtrbd_gen &b)
 {
 	bool cross_bitmap = a.bitmap_uuid && a.bitmap_uuid == b.current_uuid &&
@@ -567,13 +562,13 @@ TEST_CASE("symmetry: both sides reach mirrored decisions (all small inputs)",
 	sweep(id_sides(), r);
 	sweep(sb_sides(), r);
 	INFO(r.pairs << " input pairs; asymmetric: " << r.cyclic
-		     << " with cyclic ids (known, see the [!mayfail] test), "
+		     << " with cyclic ids, "
 		     << r.other << " others, first ones:\n" << show(r.first_other));
 	CHECK(r.pairs > 1000000);
 	CHECK(r.other == 0);
 }
 
-TEST_CASE("symmetry including cyclic id graphs (known defect)", "[decide][!mayfail]")
+TEST_CASE("symmetry including cyclic id graphs", "[decide]")
 {
 	SweepResult r;
 	sweep(id_sides(), r);
@@ -582,46 +577,34 @@ TEST_CASE("symmetry including cyclic id graphs (known defect)", "[decide][!mayfa
 	CHECK(r.cyclic + r.other == 0);
 }
 
-TEST_CASE("known defect: each side's bitmap id is the other's current id",
-	  "[decide][!mayfail]")
+TEST_CASE("ids that point at each other are a split brain on both sides",
+	  "[decide]")
 {
-	// dtrbd_decide_uuids() tests "my bitmap id == peer's current" before
-	// "peer's bitmap id == my current", so both sides answer SOURCE.
+	// Each side's bitmap id is the other's current id: damaged metadata,
+	// never random ids. Neither side may claim to be the source.
 	auto a = Gen().cur(1).bm(2);
 	auto b = Gen().cur(2).bm(1);
-	CHECK_DEC(decide(a, b, true), DTRBD_DEC_SOURCE);
-	CHECK_DEC(decide(b, a, false), DTRBD_DEC_SOURCE);
-	both(a, b, true);	// fails: SOURCE vs SOURCE
+	CHECK_DEC(decide(a, b, true), DTRBD_DEC_SPLIT_BRAIN);
+	CHECK_DEC(decide(b, a, false), DTRBD_DEC_SPLIT_BRAIN);
+	// the same with each side's current id in the other's history
+	auto c = Gen().cur(1).hist(2);
+	auto d = Gen().cur(2).hist(1);
+	CHECK_DEC(decide(c, d, true), DTRBD_DEC_SPLIT_BRAIN);
+	CHECK_DEC(decide(d, c, false), DTRBD_DEC_SPLIT_BRAIN);
 }
 
-TEST_CASE("known defect: each side's current id is in the other's history",
-	  "[decide][!mayfail]")
+TEST_CASE("an interrupted full resync stays full on both sides", "[decide]")
 {
-	// the two history tests in dtrbd_decide_uuids() are ordered the same
-	// way: both sides answer SOURCE_FULL.
-	auto a = Gen().cur(1).hist(2);
-	auto b = Gen().cur(2).hist(1);
-	CHECK_DEC(decide(a, b, true), DTRBD_DEC_SOURCE_FULL);
-	CHECK_DEC(decide(b, a, false), DTRBD_DEC_SOURCE_FULL);
-	both(a, b, true);	// fails: SOURCE_FULL vs SOURCE_FULL
-}
-
-TEST_CASE("known defect: full_sync is not in P_STATE, so the peer is judged without it",
-	  "[decide][!mayfail]")
-{
-	// kmod/conn.c dtrbd_recv_state() leaves peer.full_sync 0 (P_STATE has
-	// no flag for it) while the inconsistent side uses its own
-	// DTRBD_MDF_FULL_SYNC. A real sequence: A Primary, B Secondary, same
-	// generation 5; "invalidate" on B starts a full resync (B sets
-	// FULL_SYNC); the link drops, A's teardown starts generation 9 with
-	// bitmap id 5; on reconnect A decides SOURCE (bitmap exchange), B
-	// decides TARGET_FULL (no exchange) and rejects A's P_BITMAP.
+	// A Primary, B Secondary, same generation 5; "invalidate" on B starts
+	// a full resync (B sets FULL_SYNC, which P_STATE carries); the link
+	// drops, A's teardown starts generation 9 with bitmap id 5. On
+	// reconnect both must agree on a full resync (no bitmap exchange).
 	auto a = Gen().role(DTRBD_ROLE_PRIMARY).cur(9).bm(5);
 	auto b = Gen().disk(DTRBD_DISK_INCONSISTENT).cur(5).full();
-	auto b_as_a_sees_it = b;
-	b_as_a_sees_it.full(false);
-	Dec at_a = decide(a, b_as_a_sees_it, true);
-	Dec at_b = decide(b, a, false);
-	INFO("A decides " << name(at_a) << ", B decides " << name(at_b));
-	CHECK(at_a == dtrbd_dec_mirror(at_b));
+	CHECK_DEC(decide(a, b, true), DTRBD_DEC_SOURCE_FULL);
+	CHECK_DEC(decide(b, a, false), DTRBD_DEC_TARGET_FULL);
+	// without the flag the bitmap continues
+	auto b2 = Gen().disk(DTRBD_DISK_INCONSISTENT).cur(5);
+	CHECK_DEC(decide(a, b2, true), DTRBD_DEC_SOURCE);
+	CHECK_DEC(decide(b2, a, false), DTRBD_DEC_TARGET);
 }

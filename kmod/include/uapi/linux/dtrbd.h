@@ -4,7 +4,7 @@
  *
  * Generic netlink family "dtrbd". This header is the single description of
  * the interface: the module (kmod/nl.c) builds its attribute policies from
- * it and dtrbdctl (ctl/) includes it. Documentation/netlink.rst explains
+ * it and dtrbdctl (ctl/) includes it. Documentation/netlink.md explains
  * every command.
  *
  * Rules: values are never renumbered; new commands and attributes are
