@@ -290,8 +290,7 @@ static bool dtrbd_sender_has_work(struct dtrbd_device *dev)
 {
 	return dev->send_state || dev->send_sync_done ||
 	       dev->send_promote_req || dev->send_promote_reply >= 0 ||
-	       (dev->bm_xchg == DTRBD_BMX_RUNNING &&
-		dev->bm_tx_page < dev->bm_npages) ||
+	       (dev->bm_sending && dev->bm_tx_page < dev->bm_npages) ||
 	       dev->ov_head != dev->ov_tail || dev->send_uuid_sync ||
 	       dev->send_invalidate ||
 	       dev->recv_ack_head != dev->recv_ack_tail ||
@@ -333,17 +332,23 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		dev->send_state = false;
 		dtrbd_fill_state(dev, &u.st);
 		spin_unlock_irq(&dev->lock);
-		return dtrbd_send_packet(dev, P_STATE, &u.st, sizeof(u.st),
-					 0) ?: 1;
+		ret = dtrbd_send_packet(dev, P_STATE, &u.st, sizeof(u.st), 0);
+		if (!ret && !READ_ONCE(dev->state_sent)) {
+			WRITE_ONCE(dev->state_sent, true);
+			wake_up_all(&dev->state_wq);
+		}
+		return ret ?: 1;
 	}
 	if (dev->send_invalidate) {
 		dev->send_invalidate = false;
 		spin_unlock_irq(&dev->lock);
 		return dtrbd_send_packet(dev, P_INVALIDATE, NULL, 0, 0) ?: 1;
 	}
-	if (dev->bm_xchg == DTRBD_BMX_RUNNING &&
-	    dev->bm_tx_page < dev->bm_npages) {
+	if (dev->bm_sending && dev->bm_tx_page < dev->bm_npages) {
 		u.pg = dev->bm_tx_page++;
+		/* the receiving side ends independently (dtrbd_recv_bitmap) */
+		if (dev->bm_tx_page == dev->bm_npages)
+			dev->bm_sending = false;
 		spin_unlock_irq(&dev->lock);
 		return dtrbd_send_bm_page(dev, u.pg) ?: 1;
 	}
@@ -1050,12 +1055,21 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	}
 	spin_unlock_irq(&dev->lock);
 
-	if (p.role == DTRBD_ROLE_PRIMARY &&
-	    READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+	dec = dtrbd_decide_sync(&me, &peer, dev->tiebreak);
+	/*
+	 * Before refusing, let our state reach the peer, so that it refuses
+	 * for the same reason instead of seeing the connection just close.
+	 */
+	wait_event_interruptible_timeout(dev->state_wq,
+					 READ_ONCE(dev->state_sent) ||
+					 dtrbd_rx_stopping(dev),
+					 msecs_to_jiffies(dev->timeout_ms));
+	/* a split brain is the news even when both are Primary now */
+	if (p.role == DTRBD_ROLE_PRIMARY && me.role == DTRBD_ROLE_PRIMARY &&
+	    dec != DTRBD_DEC_SPLIT_BRAIN && dec != DTRBD_DEC_UNRELATED) {
 		dtrbd_conn_fail(dev, "both sides are Primary; make one of them Secondary");
 		return -EPROTO;
 	}
-	dec = dtrbd_decide_sync(&me, &peer, dev->tiebreak);
 	dtrbd_info(dev, "handshake: %s (ours %016llx/%016llx, peer's %016llx/%016llx)\n",
 		   dtrbd_dec_name(dec), me.current_uuid, me.bitmap_uuid,
 		   peer.current_uuid, peer.bitmap_uuid);
@@ -1097,12 +1111,14 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	bitmap = dec == DTRBD_DEC_SOURCE || dec == DTRBD_DEC_TARGET;
 	spin_lock_irq(&dev->lock);
 	dev->cstate = DTRBD_CONN_CONNECTED;
+	dev->gen_pending = false;
 	dev->flags &= ~DTRBD_F_SPLIT_BRAIN;
 	dec = dtrbd_claim_sync(dev, dec);
 	if (bitmap && dec != DTRBD_DEC_NONE) {
 		/* exchange bitmaps first; the last slice starts the resync */
 		dev->pending_dec = dec;
 		dev->bm_xchg = DTRBD_BMX_RUNNING;
+		dev->bm_sending = true;
 		dev->bm_tx_page = 0;
 		wake_up(&dev->sender_wq);
 	}
@@ -1496,8 +1512,9 @@ void dtrbd_teardown(struct work_struct *work)
 	LIST_HEAD(acks);
 	char reason[DTRBD_REASON_LEN];
 	struct socket *sock;
+	struct dtrbd_req *req;
 	unsigned int i;
-	bool was_primary;
+	bool was_primary, unconfirmed;
 
 	/* receiver first: it is one of those that may start the resyncer */
 	kthread_stop(dev->receiver);
@@ -1517,6 +1534,7 @@ void dtrbd_teardown(struct work_struct *work)
 	dev->ov_head = dev->ov_tail = 0;
 	INIT_LIST_HEAD(&dev->rs_send_q);
 	dev->bm_xchg = DTRBD_BMX_NONE;
+	dev->bm_sending = false;
 	dev->pending_dec = DTRBD_DEC_NONE;
 	spin_unlock_irq(&dev->lock);
 
@@ -1531,8 +1549,17 @@ void dtrbd_teardown(struct work_struct *work)
 
 	mutex_lock(&dev->state_mutex);
 	was_primary = READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY;
-	if (was_primary) {
-		/* from now on we have data the peer lacks */
+	spin_lock_irq(&dev->lock);
+	unconfirmed = false;
+	list_for_each_entry(req, &dev->active_writes, active)
+		if (test_bit(DTRBD_RQ_PEER, &req->flags) ||
+		    test_bit(DTRBD_RQ_WACK, &req->flags))
+			unconfirmed = true;
+	/* without writes in flight, the next write starts the generation */
+	dev->gen_pending = was_primary && !unconfirmed;
+	spin_unlock_irq(&dev->lock);
+	if (was_primary && unconfirmed) {
+		/* writes are about to complete that the peer lacks */
 		mutex_lock(&dev->md_mutex);
 		dtrbd_new_current_uuid(dev);
 		mutex_unlock(&dev->md_mutex);
@@ -1709,6 +1736,8 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->recv_ack_head = dev->recv_ack_tail = 0;
 	dev->ov_head = dev->ov_tail = 0;
 	dev->bm_xchg = DTRBD_BMX_NONE;
+	dev->bm_sending = false;
+	dev->state_sent = false;
 	dev->epoch_closed = false;
 	dev->tx_epoch = 0;
 	spin_unlock_irq(&dev->lock);

@@ -228,6 +228,8 @@ struct dtrbd_device {
 	enum dtrbd_sync_decision pending_dec;	/* until bitmaps arrived */
 	enum dtrbd_bm_xchg bm_xchg;
 	u64 bm_tx_page;			/* next bitmap page to send */
+	bool bm_sending;		/* our bitmap is still going out */
+	bool state_sent;		/* our first P_STATE went out */
 	enum dtrbd_sync_kind sync_kind;
 	u32 resync_rate;		/* KiB/s, 0 = dynamic */
 	u64 rate_bytes, rate_stamp_done; /* resync rate estimate */
@@ -241,6 +243,8 @@ struct dtrbd_device {
 	bool send_barrier;
 	bool send_uuid_sync;		/* new-current-uuid --clear-bitmap */
 	bool uuid_syncing;		/* until the peer reports UpToDate */
+	bool gen_pending;		/* Primary, disconnected: the first
+					 * write starts a new generation */
 	bool send_invalidate;
 
 	bool send_promote_req;

@@ -317,9 +317,37 @@ static bool dtrbd_may_write(struct dtrbd_device *dev, sector_t sector,
 	 * write completes locally only.
 	 */
 	if (dev->cstate == DTRBD_CONN_CONNECTING ||
-	    dev->cstate == DTRBD_CONN_DISCONNECTING)
+	    dev->cstate == DTRBD_CONN_DISCONNECTING || dev->gen_pending)
 		return false;
 	return !dtrbd_rs_conflict(dev, sector, size);
+}
+
+/*
+ * The first write of a Primary that lost its peer without writes in
+ * flight: from now on this side has data the peer lacks, so a new data
+ * generation goes on disk before the write does. A reconnect without any
+ * such write needs no resync at all.
+ */
+static void dtrbd_start_generation(struct dtrbd_device *dev)
+{
+	bool needed;
+
+	mutex_lock(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	needed = dev->gen_pending;
+	spin_unlock_irq(&dev->lock);
+	if (needed) {
+		mutex_lock(&dev->md_mutex);
+		dtrbd_new_current_uuid(dev);
+		mutex_unlock(&dev->md_mutex);
+		if (dtrbd_md_write(dev))
+			dtrbd_err(dev, "could not record the new data generation\n");
+		spin_lock_irq(&dev->lock);
+		dev->gen_pending = false;
+		spin_unlock_irq(&dev->lock);
+		wake_up_all(&dev->state_wq);
+	}
+	mutex_unlock(&dev->state_mutex);
 }
 
 /* Under dev->lock: the write may go; register it and queue it for the peer. */
@@ -382,6 +410,8 @@ void dtrbd_submit_work(struct work_struct *work)
 		if (!req)
 			return;
 
+		if (READ_ONCE(dev->gen_pending))
+			dtrbd_start_generation(dev);
 		ret = READ_ONCE(dev->disk_state) == DTRBD_DISK_DISKLESS ? 1 :
 		      dtrbd_al_get(dev, req->sector, req->size);
 		spin_lock_irq(&dev->lock);

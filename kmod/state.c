@@ -180,6 +180,7 @@ int dtrbd_set_secondary(struct dtrbd_device *dev,
 		ret = -EBUSY;
 	} else {
 		dev->role = DTRBD_ROLE_SECONDARY;
+		dev->gen_pending = false;	/* nothing was written */
 		dev->send_state = dev->cstate == DTRBD_CONN_CONNECTED;
 	}
 	spin_unlock_irq(&dev->lock);

@@ -11,9 +11,13 @@ ROUNDS=${DTRBD_CRASH_ROUNDS:-5}
 dt_start 2
 dt_setup_pair h1 h2 0
 # short peer timeout: the survivor notices within 2 s
+rs0=$(dt_field h1 0 .resync_sent_bytes)
 dt h1 disconnect 0 >/dev/null
 dt h2 disconnect 0 >/dev/null
 dt_connect_pair h1 h2 0 --peer-timeout-ms 2000
+dt_wait_synced h1 h2 0 60
+# an idle Primary that reconnects has nothing to resync
+assert_eq "$(dt_field h1 0 .resync_sent_bytes)" "$rs0" "resync bytes after a clean reconnect"
 size=$(dt_field h1 0 .size_bytes)
 
 primary=h1

@@ -7,9 +7,13 @@ set -euo pipefail
 
 dt_start 2
 dt_setup_pair h1 h2 0
+rs0=$(dt_field h1 0 .resync_sent_bytes)
 dt h1 disconnect 0 >/dev/null
 dt h2 disconnect 0 >/dev/null
 dt_connect_pair h1 h2 0 --peer-timeout-ms 2000
+dt_wait_synced h1 h2 0 60
+# an idle Primary that reconnects has nothing to resync
+assert_eq "$(dt_field h1 0 .resync_sent_bytes)" "$rs0" "resync bytes after a clean reconnect"
 
 lab_link h1 down
 dt_wait h1 0 '.connection == "standalone"' 15 "h1 notices the cut"
