@@ -108,7 +108,9 @@ dt_wait_synced() {
 dt_data_hash() {
 	local h=$1 dev=$2 m=$3 size
 	size=$(dt_field "$h" "$m" .size_bytes) || fail "no size on $h"
-	lab_exec "$h" "head -c $size $dev | sha256sum | cut -d' ' -f1"
+	# O_DIRECT: a buffered read of the backing disk may come from a page
+	# cache that dtrbd's own I/O (which goes around it) left stale
+	lab_exec "$h" "dd if=$dev iflag=direct,count_bytes count=$size bs=1M status=none | sha256sum | cut -d' ' -f1"
 }
 
 # dt_expect_fail HOST WANT ARGS...: dtrbdctl must fail, with one line on
