@@ -9,7 +9,7 @@ REC="$DT_TOP/tests/vm/tools/recwriter.py"
 
 dt_start 2
 # h1's disk goes through a device-mapper table we can switch to "error"
-lab_exec h1 'modprobe dm_mod && dmsetup create flaky --table "0 $(blockdev --getsz /dev/vda) linear /dev/vda 0"' ||
+lab_exec h1 'modprobe dm_mod && dmsetup create --noudevsync flaky --table "0 $(blockdev --getsz /dev/vda) linear /dev/vda 0" && dmsetup mknodes flaky && test -b /dev/mapper/flaky' ||
 	fail "device-mapper on h1"
 dt h1 create-md --disk /dev/mapper/flaky --force >/dev/null
 dt h2 create-md --disk /dev/vda --force >/dev/null
@@ -24,7 +24,7 @@ acked="$(lab_host_dir h1)/acked"
 lab_bg h1 "python3 $REC write /dev/dtrbd0 1000 /lab/acked --seed 7"
 writer=$LAB_BG_ID
 sleep 2
-lab_exec h1 'dmsetup suspend flaky && dmsetup reload flaky --table "0 $(blockdev --getsz /dev/vda) error" && dmsetup resume flaky' ||
+lab_exec h1 'dmsetup suspend --noudevsync flaky && dmsetup reload flaky --table "0 $(blockdev --getsz /dev/vda) error" && dmsetup resume --noudevsync flaky' ||
 	fail "switching h1's disk to the error target"
 n0=$(wc -l <"$acked")
 log "h1's disk fails from now on ($n0 records acknowledged so far)"
