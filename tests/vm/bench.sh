@@ -132,26 +132,39 @@ bench_net() {
 # fio
 # ----------------------------------------------------------------------------
 
-# bench_fio HOST DEV TAG all|qd1: run the jobs one after another (stonewall)
-# in one fio process; keep fio's JSON as FIO_DIR/TAG.json and the reported
-# numbers as FIO_DIR/TAG.summary.json.
+# bench_fio HOST DEV TAG all|qd1 [HOOK]: run the jobs one after another,
+# each in its own fio process (so the state of the device can be read
+# between jobs); keep fio's JSON of all jobs as FIO_DIR/TAG.json and the
+# reported numbers as FIO_DIR/TAG.summary.json.  With HOOK, "HOOK TAG JOB
+# before" and "HOOK TAG JOB after" run around each job.
+BENCH_JOBS=(
+	"qd1 --rw=randwrite --bs=4k --ioengine=libaio --iodepth=1"
+	"qd32 --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32"
+	"seq --rw=write --bs=1M --ioengine=libaio --iodepth=8"
+	"fsync --rw=randwrite --bs=4k --ioengine=psync --fsync=1"
+)
 bench_fio() {
-	local h=$1 dev=$2 tag=$3 set=$4 njobs=1
-	local args="--filename=$dev --direct=1 --size=$FIO_SIZE --time_based"
-	args+=" --runtime=$RUNTIME --ramp_time=$RAMP --output-format=json --output=/lab/fio-$tag.json"
-	args+=" --name=qd1 --rw=randwrite --bs=4k --ioengine=libaio --iodepth=1"
-	if [[ $set == all ]]; then
-		args+=" --name=qd32 --stonewall --rw=randwrite --bs=4k --ioengine=libaio --iodepth=32"
-		args+=" --name=seq --stonewall --rw=write --bs=1M --ioengine=libaio --iodepth=8"
-		args+=" --name=fsync --stonewall --rw=randwrite --bs=4k --ioengine=psync --fsync=1"
-		njobs=4
-	fi
+	local h=$1 dev=$2 tag=$3 set=$4 hook=${5:-} njobs=1 j name args outs=()
+	local common="--filename=$dev --direct=1 --size=$FIO_SIZE --time_based"
+	common+=" --runtime=$RUNTIME --ramp_time=$RAMP --output-format=json"
+	[[ $set == all ]] && njobs=${#BENCH_JOBS[@]}
 	log "fio on $h $dev ($tag): $njobs job(s) of ${RAMP}+${RUNTIME}s"
-	rm -f "$(lab_host_dir "$h")/fio-$tag.json"
-	lab_exec_timeout $((njobs * (RUNTIME + RAMP) + 120)) "$h" "fio $args" >/dev/null ||
-		fail "fio on $h $dev ($tag) failed"
-	# fio may put warnings before the JSON document.
-	sed -n '/^{/,$p' "$(lab_host_dir "$h")/fio-$tag.json" >"$FIO_DIR/$tag.json"
+	for ((j = 0; j < njobs; j++)); do
+		name=${BENCH_JOBS[j]%% *}
+		args="$common --output=/lab/fio-$tag-$name.json --name=$name ${BENCH_JOBS[j]#* }"
+		rm -f "$(lab_host_dir "$h")/fio-$tag-$name.json"
+		[[ -n "$hook" ]] && "$hook" "$tag" "$name" before
+		lab_exec_timeout $((RUNTIME + RAMP + 120)) "$h" "fio $args" >/dev/null ||
+			fail "fio on $h $dev ($tag, job $name) failed"
+		[[ -n "$hook" ]] && "$hook" "$tag" "$name" after
+		# fio may put warnings before the JSON document.
+		sed -n '/^{/,$p' "$(lab_host_dir "$h")/fio-$tag-$name.json" >"$FIO_DIR/$tag-$name.json"
+		outs+=("$FIO_DIR/$tag-$name.json")
+	done
+	# One document with every job, like a single fio run would write.
+	jq -s '.[0] + {jobs: [.[].jobs[]]}' "${outs[@]}" >"$FIO_DIR/$tag.json" 2>/dev/null ||
+		fail "fio on $h $dev ($tag): unreadable JSON output"
+	rm -f "${outs[@]}"
 	jq -e '
 		def job($n): first(.jobs[] | select(.jobname == $n));
 		def pct($j; $q): ($j.write.clat_ns.percentile[$q] // 0) / 1000;
@@ -226,14 +239,67 @@ bench_dtrbd_reconnect() {
 	log "protocol $p connected and in sync after $((EPOCHSECONDS - t0))s"
 }
 
-# bench_dtrbd_measure C|B|A|standalone: the four jobs on /dev/dtrbd0 of h1,
-# with the state checked before and after, and (when connected) proof that
-# what fio wrote was sent to the peer.
+# bench_dtrbd_reattach NAME PROTOCOL [attach options]: h1 Secondary,
+# disconnect both, detach h1 and attach it again with the given options (the
+# metadata stays: same data generation, no resync needed), connect with
+# PROTOCOL, h1 Primary again, wait for "in sync" (timed as NAME).
+bench_dtrbd_reattach() {
+	local name=$1 p=$2 t0=$EPOCHSECONDS
+	shift 2
+	dt h1 secondary 0 || fail "dtrbdctl secondary 0 on h1"
+	bench_dt_disconnect h1
+	bench_dt_disconnect h2
+	dt h1 detach 0 || fail "dtrbdctl detach 0 on h1"
+	dt h1 attach 0 --disk /dev/vda "$@" || fail "dtrbdctl attach 0 --disk /dev/vda $* on h1"
+	dt_connect_pair h1 h2 0 --protocol "$p"
+	dt h1 primary 0 || fail "dtrbdctl primary 0 on h1"
+	dt_wait_synced h1 h2 0 300
+	BENCH_TIMING[dtrbd_reattach_${name}_s]=$((EPOCHSECONDS - t0))
+	log "h1 reattached ($*), protocol $p connected and in sync after $((EPOCHSECONDS - t0))s"
+}
+
+# bench_dtrbd_al_hook TAG JOB before|after (a bench_fio hook): the activity
+# log transaction counter (al_writes) and the application bytes written
+# (written_bytes) of /dev/dtrbd0 on h1 around each fio job, into
+# FIO_DIR/TAG.al.json; after the job also the AL transactions per 1000
+# writes (writes = bytes written / the job's block size, ramp-up included,
+# as the counters are).
+bench_dtrbd_al_hook() {
+	local tag=$1 job=$2 when=$3 st f=$FIO_DIR/$1.al.json bs=4096
+	[[ $job == seq ]] && bs=1048576
+	st=$(dt h1 status 0 --json) || fail "dtrbdctl status 0 on h1"
+	jq -e '(.al_writes | type) == "number" and (.written_bytes | type) == "number"' <<<"$st" >/dev/null ||
+		fail "dtrbdctl status 0 --json on h1 reports no al_writes or written_bytes: $(jq -c '{al_writes, written_bytes}' <<<"$st")"
+	[[ -s "$f" ]] || echo '{}' >"$f"
+	if ! jq --arg j "$job" --arg w "$when" --argjson st "$st" --argjson bs "$bs" '
+		.[$j] += {("al_writes_" + $w): $st.al_writes, ("written_bytes_" + $w): $st.written_bytes}
+		| if $w == "after" then
+			.[$j] |= (. + {al_extents_used_after: $st.al_extents_used, block_size: $bs,
+				writes: ((.written_bytes_after - .written_bytes_before) / $bs),
+				al_writes: (.al_writes_after - .al_writes_before)}
+			  | . + {al_writes_per_1000_writes:
+				(if .writes > 0 then 1000 * .al_writes / .writes else null end)})
+		  else . end' "$f" >"$f.tmp"; then
+		fail "cannot record the AL counters of $tag"
+	fi
+	mv "$f.tmp" "$f"
+	if [[ $when == after ]]; then
+		log "  $tag $job: $(jq -r --arg j "$job" '.[$j] | "\(.al_writes) AL transactions for \(.writes) writes, \(.al_extents_used_after) extents hot"' "$f")"
+	fi
+}
+
+# bench_dtrbd_measure C|B|A|standalone [TAG [AL_EXTENTS]]: the four jobs on
+# /dev/dtrbd0 of h1, with the state checked before and after, and (when
+# connected) proof that what fio wrote was sent to the peer.  TAG defaults
+# to dtrbd_PROTOCOL; AL_EXTENTS is the --al-extents h1 was attached with
+# (default: none given, the module's default); with it, no more than that
+# many extents may be hot after each job.
 bench_dtrbd_measure() {
-	local p=$1 tag=dtrbd_$1 before after written
+	local p=$1 tag=${2:-dtrbd_$1} al=${3:-} before after written
 	bench_dtrbd_check h1 "$p"
 	before=$(dt_field h1 0 '.sent_bytes // 0') || fail "status on h1"
-	bench_fio h1 /dev/dtrbd0 "$tag" all
+	rm -f "$FIO_DIR/$tag.al.json"
+	bench_fio h1 /dev/dtrbd0 "$tag" all bench_dtrbd_al_hook
 	dt_wait h1 0 '(.in_flight // 0) == 0' 60 "no writes in flight"
 	bench_dtrbd_check h1 "$p"
 	after=$(dt_field h1 0 '.sent_bytes // 0') || fail "status on h1"
@@ -241,6 +307,12 @@ bench_dtrbd_measure() {
 	if [[ $p != standalone ]] && ((after - before < written)); then
 		fail "dtrbd protocol $p: $((after - before)) bytes sent to the peer for $written written: not replicated"
 	fi
+	if [[ -n "$al" ]]; then
+		jq -e --argjson n "$al" '[.[].al_extents_used_after <= $n] | all' "$FIO_DIR/$tag.al.json" >/dev/null ||
+			fail "$tag: more than $al activity log extents hot: --al-extents $al did not take effect"
+	fi
+	bench_add "$tag" "$(jq -c --argjson n "${al:-null}" '{al_extents_option: $n, activity_log: .,
+		al_writes: ([.[].al_writes] | add), al_counted_writes: ([.[].writes] | add)}' "$FIO_DIR/$tag.al.json")"
 	bench_add "$tag" "{\"sent_bytes\": $((after - before))}"
 }
 
@@ -347,7 +419,7 @@ bench_write_json() {
 		timing=$(jq --arg k "$k" --argjson v "${BENCH_TIMING[$k]}" '. + {($k): $v}' <<<"$timing")
 	done
 	timing=$(jq --argjson v "${BENCH_DTRBD_SYNC_S:-null}" '. + {dtrbd_initial_sync_s: $v}' <<<"$timing")
-	for t in raw raw_h2 dtrbd_C dtrbd_B dtrbd_A dtrbd_standalone drbd84_C; do
+	for t in raw raw_h2 dtrbd_C dtrbd_C_al7 dtrbd_B dtrbd_A dtrbd_standalone drbd84_C; do
 		f=$FIO_DIR/$t.summary.json
 		[[ -s "$f" ]] || fail "no results for target $t"
 		targets=$(jq --arg t "$t" --slurpfile v "$f" '. + {($t): $v[0]}' <<<"$targets")
@@ -374,9 +446,20 @@ bench_write_json() {
 			network: {tcp_rtt: $rtt[0], icmp_ping: $ping[0], iperf3: $tput[0]},
 			targets: $targets,
 			timing_s: $timing,
-			ratios: (reduce ("dtrbd_C", "dtrbd_B", "dtrbd_A", "dtrbd_standalone") as $t ({};
+			ratios: (reduce ("dtrbd_C", "dtrbd_C_al7", "dtrbd_B", "dtrbd_A", "dtrbd_standalone") as $t ({};
 				. + {($t): {vs_raw: ratios($targets[$t]; $targets.raw),
-					vs_drbd84_C: ratios($targets[$t]; $targets.drbd84_C)}})),
+					vs_drbd84_C: ratios($targets[$t]; $targets.drbd84_C)}})
+				| .dtrbd_C_al7.vs_dtrbd_C = ratios($targets.dtrbd_C_al7; $targets.dtrbd_C)),
+			activity_log: {
+				note: "al_writes: activity log transactions (one 4 KiB FUA metadata write each) on h1 during each fio job, ramp-up included; writes: the job'"'"'s writes in that time (written_bytes / block size); dtrbd_C etc. use the default --al-extents (257), dtrbd_C_al7 --al-extents 7; the jobs cover the first \($size) of the device (4 MiB extents)",
+				per_1000_writes: (reduce ("dtrbd_C", "dtrbd_C_al7", "dtrbd_B", "dtrbd_A", "dtrbd_standalone") as $t ({};
+					. + {($t): ($targets[$t].activity_log | map_values(.al_writes_per_1000_writes))})),
+				al7_vs_default_C: {
+					qd1_p50_us: {default: $targets.dtrbd_C.qd1_p50_us, al7: $targets.dtrbd_C_al7.qd1_p50_us,
+						ratio: ($targets.dtrbd_C_al7.qd1_p50_us / $targets.dtrbd_C.qd1_p50_us)},
+					qd1_p99_us: {default: $targets.dtrbd_C.qd1_p99_us, al7: $targets.dtrbd_C_al7.qd1_p99_us,
+						ratio: ($targets.dtrbd_C_al7.qd1_p99_us / $targets.dtrbd_C.qd1_p99_us)}}
+			},
 			goals: {
 				dtrbd_C_vs_drbd84_C_missed: meets(ratios($targets.dtrbd_C; $targets.drbd84_C)),
 				qd1_bound: {raw_local_p50_us: $local, tcp_rtt_p50_us: $rtt[0].p50_us,
@@ -406,12 +489,13 @@ bench_table() {
 			. as $r | [.metrics[].name] as $m
 			| row("raw /dev/vda"; "v"; .targets.raw; $m),
 			  row("DRBD 8.4 C"; "v"; .targets.drbd84_C; $m),
-			  (["dtrbd_C", "dtrbd C"], ["dtrbd_B", "dtrbd B"], ["dtrbd_A", "dtrbd A"],
-			   ["dtrbd_standalone", "dtrbd StandAlone"]
+			  (["dtrbd_C", "dtrbd C"], ["dtrbd_C_al7", "dtrbd C al=7"], ["dtrbd_B", "dtrbd B"],
+			   ["dtrbd_A", "dtrbd A"], ["dtrbd_standalone", "dtrbd StandAlone"]
 			   | . as [$t, $name]
 			   | row($name; "v"; $r.targets[$t]; $m),
 			     row("  / raw"; "r"; $r.ratios[$t].vs_raw; $m),
-			     row("  / DRBD 8.4 C"; "r"; $r.ratios[$t].vs_drbd84_C; $m))' "$f"
+			     row("  / DRBD 8.4 C"; "r"; $r.ratios[$t].vs_drbd84_C; $m),
+			     (if $t == "dtrbd_C_al7" then row("  / dtrbd C"; "r"; $r.ratios[$t].vs_dtrbd_C; $m) else empty end))' "$f"
 	} | awk -F'\t' '
 		NR <= 2 { printf "%-18s", $1; for (i = 2; i <= NF; i++) printf "%10s", $i; printf "\n"; next }
 		{
@@ -430,5 +514,15 @@ bench_table() {
 			then "at least as good on every job"
 			else "MISSED on " + (.goals.dtrbd_C_vs_drbd84_C_missed | join(", ")) end),
 		(.goals.qd1_bound | "QD1 bound max(raw local \(.raw_local_p50_us | round), RTT \(.tcp_rtt_p50_us | round) + raw peer \(.raw_peer_p50_us | round)) = \(.bound_us | round) us; dtrbd C QD1 p50 \(.dtrbd_C_p50_us | round) us = \(.ratio * 1000 | round / 1000)x the bound (goal <= 1.25x): \(if .met then "met" else "MISSED" end)"),
-		"Initial full sync of the 256 MiB disks: dtrbd \(.timing_s.dtrbd_initial_sync_s)s, DRBD 8.4 \(.timing_s.drbd_initial_sync_s)s (\(.info.drbd_disk_options))"' "$f"
+		"Initial full sync of the 256 MiB disks: dtrbd \(.timing_s.dtrbd_initial_sync_s)s, DRBD 8.4 \(.timing_s.drbd_initial_sync_s)s (\(.info.drbd_disk_options))",
+		"",
+		"Activity log: AL transactions per 1000 writes (AL transactions/writes), ramp-up included, on h1:",
+		(" " * 20 + (["qd1", "qd32", "1M seq", "fsync"] | map(" " * (22 - length) + .) | join(""))),
+		(. as $r | (["dtrbd_C", "dtrbd C"], ["dtrbd_C_al7", "dtrbd C al=7"], ["dtrbd_B", "dtrbd B"],
+			["dtrbd_A", "dtrbd A"], ["dtrbd_standalone", "dtrbd StandAlone"])
+		 | . as [$t, $name] | $r.targets[$t].activity_log as $a
+		 | "  \($name | . + " " * (18 - length))" + ([("qd1", "qd32", "seq", "fsync") | $a[.]
+			| "\(.al_writes_per_1000_writes // 0 | . * 10 | round / 10) (\(.al_writes)/\(.writes | round))"
+			| " " * ([22 - length, 1] | max) + .] | join(""))),
+		(.activity_log.al7_vs_default_C | "AL cost, dtrbd C al=7 vs dtrbd C (default AL): QD1 p50 \(.qd1_p50_us.al7 | round) vs \(.qd1_p50_us.default | round) us (\(.qd1_p50_us.ratio * 100 | round / 100)x), QD1 p99 \(.qd1_p99_us.al7 | round) vs \(.qd1_p99_us.default | round) us (\(.qd1_p99_us.ratio * 100 | round / 100)x)")' "$f"
 }
