@@ -139,7 +139,7 @@ static int dtrbd_send_rs_slot(struct dtrbd_device *dev,
 	};
 	int ret;
 
-	if (slot->verify) {
+	if (slot->verify || slot->csum_req) {
 		unsigned int blocks = slot->len / DTRBD_MD_BLOCK;
 		struct dtrbd_p_csum c = {
 			.id = cpu_to_be64(idx),
@@ -150,8 +150,8 @@ static int dtrbd_send_rs_slot(struct dtrbd_device *dev,
 		struct kvec kv = { .iov_base = slot->csum,
 				   .iov_len = blocks * sizeof(__be32) };
 
-		ret = dtrbd_send_packet(dev, P_OV_REQ, &c, sizeof(c),
-					kv.iov_len);
+		ret = dtrbd_send_packet(dev, slot->verify ? P_OV_REQ :
+					P_CSUM_REQ, &c, sizeof(c), kv.iov_len);
 		if (ret)
 			return ret;
 		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, kv.iov_len);
@@ -159,7 +159,7 @@ static int dtrbd_send_rs_slot(struct dtrbd_device *dev,
 	}
 	ret = dtrbd_send_packet(dev, P_RS_DATA, &p, sizeof(p), slot->len);
 	if (!ret)
-		ret = dtrbd_send_bvecs(dev, slot->bvecs,
+		ret = dtrbd_send_bvecs(dev, slot->bvecs + slot->first_page,
 				       DIV_ROUND_UP(slot->len, PAGE_SIZE),
 				       slot->len, false);
 	if (!ret) {
@@ -207,7 +207,7 @@ static int dtrbd_send_ov_reply(struct dtrbd_device *dev,
 	struct kvec kv = { .iov_base = r->diff, .iov_len = r->blocks };
 	int ret;
 
-	ret = dtrbd_send_packet(dev, P_OV_REPLY, &c, sizeof(c), r->blocks);
+	ret = dtrbd_send_packet(dev, r->type, &c, sizeof(c), r->blocks);
 	if (ret)
 		return ret;
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &kv, 1, kv.iov_len);
@@ -1186,8 +1186,12 @@ static int dtrbd_recv_barrier(struct dtrbd_device *dev, u32 length)
 	return dtrbd_peer_drain(dev);
 }
 
-/* P_OV_REQ: compare the peer's checksums with our blocks, reply. */
-static int dtrbd_recv_ov_req(struct dtrbd_device *dev, u32 length)
+/*
+ * P_OV_REQ (verify) and P_CSUM_REQ (checksum resync): compare the peer's
+ * checksums with our blocks and reply which differ. For a checksum resync
+ * the equal blocks are in sync here from now on.
+ */
+static int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, u32 length)
 {
 	struct dtrbd_ov_reply *r;
 	struct dtrbd_p_csum c;
@@ -1226,20 +1230,33 @@ static int dtrbd_recv_ov_req(struct dtrbd_device *dev, u32 length)
 		return ret;
 	}
 	r = &dev->ov_replies[dev->ov_head % DTRBD_OV_REPLIES];
+	r->type = type == P_OV_REQ ? P_OV_REPLY : P_RS_SAME;
 	r->id = be64_to_cpu(c.id);
 	r->sector = sector;
 	r->blocks = blocks;
 	for (i = 0; i < blocks; i++)
 		r->diff[i] = theirs[i] != dev->ov_csum[i];
 	spin_lock_irq(&dev->lock);
+	if (type == P_CSUM_REQ) {
+		u64 first = ((u64)sector << SECTOR_SHIFT) / DTRBD_MD_BLOCK;
+
+		for (i = 0; i < blocks; i++) {
+			if (r->diff[i])
+				continue;
+			dtrbd_bm_clear(dev, first + i, first + i);
+			dev->stats.rs_same += DTRBD_MD_BLOCK;
+			if (dev->sync == DTRBD_SYNC_TARGET)
+				dev->sync_done += DTRBD_MD_BLOCK;
+		}
+	}
 	dev->ov_head++;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
 	return 0;
 }
 
-/* P_OV_REPLY: which blocks of our verify request differ. */
-static int dtrbd_recv_ov_reply(struct dtrbd_device *dev, u32 length)
+/* P_OV_REPLY / P_RS_SAME: which blocks of our request differ. */
+static int dtrbd_recv_ov_reply(struct dtrbd_device *dev, u16 type, u32 length)
 {
 	struct dtrbd_p_csum c;
 	unsigned int blocks;
@@ -1257,6 +1274,9 @@ static int dtrbd_recv_ov_reply(struct dtrbd_device *dev, u32 length)
 	ret = dtrbd_recv_buf(dev, page_address(dev->rx_page), blocks);
 	if (ret)
 		return ret;
+	if (type == P_RS_SAME)
+		return dtrbd_csum_reply(dev, be64_to_cpu(c.id),
+					page_address(dev->rx_page), blocks);
 	return dtrbd_ov_reply(dev, be64_to_cpu(c.id),
 			      page_address(dev->rx_page), blocks);
 }
@@ -1432,9 +1452,14 @@ static int dtrbd_recv_one(struct dtrbd_device *dev)
 	case P_BARRIER:
 		return dtrbd_recv_barrier(dev, length);
 	case P_OV_REQ:
-		return dtrbd_recv_ov_req(dev, length);
+	case P_CSUM_REQ:
+		if (type == P_CSUM_REQ &&
+		    READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY)
+			return -EPROTO;
+		return dtrbd_recv_ov_req(dev, type, length);
 	case P_OV_REPLY:
-		return dtrbd_recv_ov_reply(dev, length);
+	case P_RS_SAME:
+		return dtrbd_recv_ov_reply(dev, type, length);
 	case P_UUID_SYNC:
 		return dtrbd_recv_uuid_sync(dev, length);
 	case P_INVALIDATE:
@@ -1686,6 +1711,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	}
 	dev->after_sb = a[DTRBD_A_AFTER_SB] ? nla_get_u8(a[DTRBD_A_AFTER_SB]) :
 					       DTRBD_SB_DISCONNECT;
+	dev->csum_resync = nla_get_flag(a[DTRBD_A_CSUM_RESYNC]);
 	dev->resync_rate = a[DTRBD_A_RESYNC_RATE] ?
 			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]) : 0;
 	dev->rx_page = alloc_page(GFP_KERNEL);

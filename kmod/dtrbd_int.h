@@ -109,6 +109,8 @@ struct dtrbd_rs_slot {
 	bool busy;			/* read, sent or waiting for ack [L] */
 	bool queued;			/* on the sender's list [L] */
 	bool verify;			/* P_OV_REQ instead of P_RS_DATA */
+	bool csum_req;			/* P_CSUM_REQ first, data if differing */
+	unsigned int first_page;	/* data starts at bvecs[first_page] */
 	struct list_head list;		/* dev->rs_send_q [L] */
 	__be32 csum[DTRBD_RS_CHUNK / 4096];	/* verify: crc32c per block */
 	struct bio_vec bvecs[DTRBD_RS_PAGES];	/* one page each */
@@ -117,6 +119,7 @@ struct dtrbd_rs_slot {
 /* A verify reply owed to the peer. */
 #define DTRBD_OV_REPLIES	8
 struct dtrbd_ov_reply {
+	u16 type;			/* P_OV_REPLY or P_RS_SAME */
 	u64 id;
 	sector_t sector;
 	unsigned int blocks;
@@ -224,6 +227,7 @@ struct dtrbd_device {
 	bool send_state;
 	bool send_sync_done;
 	bool discard_my_data;		/* this connect resolves split brain */
+	bool csum_resync;		/* as source: checksums before data */
 	u8 after_sb;			/* enum dtrbd_after_sb */
 	enum dtrbd_sync_decision pending_dec;	/* until bitmaps arrived */
 	enum dtrbd_bm_xchg bm_xchg;
@@ -371,6 +375,8 @@ void dtrbd_rs_free(struct dtrbd_device *dev);
 int dtrbd_rs_ack(struct dtrbd_device *dev, u64 slot, int error);
 int dtrbd_ov_reply(struct dtrbd_device *dev, u64 slot, const u8 *diff,
 		   unsigned int blocks);
+int dtrbd_csum_reply(struct dtrbd_device *dev, u64 slot, const u8 *diff,
+		     unsigned int blocks);
 bool dtrbd_rs_conflict(struct dtrbd_device *dev, sector_t sector,
 		       unsigned int size);
 int dtrbd_start_resyncer(struct dtrbd_device *dev, enum dtrbd_sync_kind k);

@@ -186,6 +186,9 @@ dtrbd_decide_sync(const struct dtrbd_gen *me, const struct dtrbd_gen *peer,
 	int peer_ok = dtrbd_gen_consistent(peer);
 	enum dtrbd_sync_decision d;
 
+	/* a side whose disk failed works through the other: nothing to sync */
+	if (me->disk == DTRBD_DISK_DISKLESS || peer->disk == DTRBD_DISK_DISKLESS)
+		return DTRBD_DEC_NONE;
 	if (!me_ok && !peer_ok)
 		return DTRBD_DEC_BOTH_INCONSISTENT;
 	if (!me_ok) {

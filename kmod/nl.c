@@ -60,6 +60,7 @@ static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
 	[DTRBD_A_META_PATH]	= { .type = NLA_NUL_STRING, .len = 255 },
 	[DTRBD_A_CLEAR_BITMAP]	= { .type = NLA_FLAG },
 	[DTRBD_A_REPAIR]	= { .type = NLA_FLAG },
+	[DTRBD_A_CSUM_RESYNC]	= { .type = NLA_FLAG },
 };
 
 struct dtrbd_snapshot {

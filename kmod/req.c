@@ -155,9 +155,9 @@ void dtrbd_io_error_work(struct work_struct *work)
 	dev->send_state = dev->cstate == DTRBD_CONN_CONNECTED;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
-	dtrbd_err(dev, "the backing disk failed: detached it, serving I/O through the peer (diskless)\n");
+	dtrbd_err(dev, "the backing disk failed: no longer using it, serving I/O through the peer (diskless)\n");
 	dtrbd_notify(dev, DTRBD_EV_IO_ERROR,
-		     "the backing disk failed; dtrbd detached it and serves reads and writes through the peer. Move the workload to the peer, then detach this device and replace the disk");
+		     "the backing disk failed; dtrbd stopped using it and serves reads and writes through the peer. Move the workload to the peer, then detach this device and replace the disk");
 }
 
 /*

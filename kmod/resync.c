@@ -114,7 +114,7 @@ int dtrbd_rs_ack(struct dtrbd_device *dev, u64 idx, int error)
 		return -EPROTO;
 	}
 	s = &dev->rs_slots[idx];
-	if (s->verify) {
+	if (s->verify || s->csum_req) {
 		spin_unlock_irq(&dev->lock);
 		dtrbd_err(dev, "peer acked a verify request as resync data\n");
 		return -EPROTO;
@@ -162,6 +162,64 @@ int dtrbd_ov_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
 	if (n)
 		dtrbd_warn(dev, "verify: %u of %u blocks differ at sector %llu\n",
 			   n, blocks, (unsigned long long)(s->offset >> SECTOR_SHIFT));
+	wake_up(&dev->rs_wq);
+	wake_up_all(&dev->state_wq);
+	return 0;
+}
+
+/*
+ * P_RS_SAME: the peer compared our checksums. Equal blocks are in sync;
+ * the differing ones (first to last) go as data from the pages we hold.
+ */
+int dtrbd_csum_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
+		     unsigned int blocks)
+{
+	struct dtrbd_rs_slot *s;
+	unsigned int i, lo = blocks, hi = 0;
+	u64 first, same;
+	bool queued = false;
+
+	spin_lock_irq(&dev->lock);
+	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS ||
+	    !dev->rs_slots[idx].busy || dev->rs_slots[idx].queued ||
+	    !dev->rs_slots[idx].csum_req ||
+	    dev->rs_slots[idx].len != blocks * DTRBD_MD_BLOCK) {
+		spin_unlock_irq(&dev->lock);
+		dtrbd_err(dev, "peer answered unknown checksum request %llu\n",
+			  idx);
+		return -EPROTO;
+	}
+	s = &dev->rs_slots[idx];
+	first = s->offset / DTRBD_MD_BLOCK;
+	for (i = 0; i < blocks; i++) {
+		if (diff[i]) {
+			lo = min(lo, i);
+			hi = i;
+		}
+	}
+	if (lo == blocks) {
+		same = s->len;
+		dtrbd_bm_clear(dev, first, first + blocks - 1);
+		s->busy = false;
+	} else {
+		same = (u64)(blocks - (hi - lo + 1)) * DTRBD_MD_BLOCK;
+		if (lo)
+			dtrbd_bm_clear(dev, first, first + lo - 1);
+		if (hi + 1 < blocks)
+			dtrbd_bm_clear(dev, first + hi + 1, first + blocks - 1);
+		s->csum_req = false;
+		s->first_page = lo;
+		s->offset += (u64)lo * DTRBD_MD_BLOCK;
+		s->len = (hi - lo + 1) * DTRBD_MD_BLOCK;
+		s->queued = true;
+		list_add_tail(&s->list, &dev->rs_send_q);
+		queued = true;
+	}
+	dev->stats.rs_same += same;
+	dev->sync_done += same;
+	spin_unlock_irq(&dev->lock);
+	if (queued)
+		wake_up(&dev->sender_wq);
 	wake_up(&dev->rs_wq);
 	wake_up_all(&dev->state_wq);
 	return 0;
@@ -334,13 +392,15 @@ static int dtrbd_rs_pass(struct dtrbd_device *dev, bool verify)
 		if (dtrbd_rs_stopping(dev))
 			return -ESHUTDOWN;
 		s->verify = verify;
+		s->csum_req = !verify && READ_ONCE(dev->csum_resync);
+		s->first_page = 0;
 		wait_event_interruptible(dev->rs_wq, dtrbd_rs_stopping(dev) ||
 					 !dtrbd_rs_write_overlaps(dev, s));
 		if (dtrbd_rs_stopping(dev))
 			return -ESHUTDOWN;
 		ret = dtrbd_read_blocks(dev, NULL, s->bvecs,
 					s->offset >> SECTOR_SHIFT, s->len,
-					verify ? s->csum : NULL);
+					verify || s->csum_req ? s->csum : NULL);
 		if (ret) {
 			dtrbd_err(dev, "%s read failed at %llu: %d\n",
 				  verify ? "verify" : "resync", s->offset, ret);

@@ -88,6 +88,10 @@ int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 		NL_SET_ERR_MSG(extack,
 			       "the peer is Primary; run 'dtrbdctl secondary' on the peer first");
 		ret = -EBUSY;
+	} else if (dev->disk_state == DTRBD_DISK_DISKLESS) {
+		NL_SET_ERR_MSG(extack,
+			       "this side's disk failed (diskless); promote the peer instead, and detach this device to replace the disk");
+		ret = -EIO;
 	} else if (dev->sync == DTRBD_SYNC_TARGET) {
 		NL_SET_ERR_MSG(extack,
 			       "this side is a resync target and cannot be Primary until the resync has finished");
@@ -255,6 +259,10 @@ int dtrbd_new_uuid_cmd(struct dtrbd_device *dev, bool clear_bitmap,
 	if (dev->sync != DTRBD_SYNC_NONE) {
 		NL_SET_ERR_MSG(extack, "a resync or verify is running; wait for it to finish");
 		ret = -EBUSY;
+	} else if (dev->disk_state == DTRBD_DISK_DISKLESS ||
+		   (clear_bitmap && dev->peer_disk == DTRBD_DISK_DISKLESS)) {
+		NL_SET_ERR_MSG(extack, "a disk of this pair failed (diskless); there is no data generation to start");
+		ret = -EIO;
 	} else if (clear_bitmap && dev->cstate != DTRBD_CONN_CONNECTED) {
 		NL_SET_ERR_MSG(extack,
 			       "--clear-bitmap needs the peer connected, so that both sides adopt the same generation");

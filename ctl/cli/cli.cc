@@ -218,6 +218,7 @@ Status prepare_connect(Invocation &inv)
 		return usage_error(str("--node-name must be 1 to ", DTRBD_NODE_NAME_LEN - 1,
 				       " characters long"));
 	o.discard_my_data = flag(inv, "discard-my-data");
+	o.csum_resync = flag(inv, "csum-resync");
 	if (inv.vm.count("after-sb")) {
 		o.after_sb = parse_after_sb(text(inv, "after-sb"));
 		if (!o.after_sb)
@@ -464,6 +465,11 @@ const Command kCommands[] = {
 		    "more than --ping-ms)");
 		add("node-name", po::value<std::string>()->value_name("NAME"),
 		    "name sent to the peer (default: this host's name)");
+		add("csum-resync", po::bool_switch(),
+		    "when this side is the resync source, send a crc32c of each "
+		    "4 KiB block first and the data only where the peer's block "
+		    "differs (saves bandwidth when most blocks are already equal, "
+		    "e.g. after invalidate; costs a read on both sides)");
 		add("discard-my-data", po::bool_switch(),
 		    "resolve a split brain: throw this side's changes away and "
 		    "resync from the peer (this side must be Secondary)");

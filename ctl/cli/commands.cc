@@ -189,6 +189,7 @@ Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 	req.peer_name = link->peer.node_name;
 	req.peer_addr = o.peer.str();
 	req.discard_my_data = o.discard_my_data;
+	req.csum_resync = o.csum_resync;
 	req.after_sb = o.after_sb;
 	req.resync_rate_kib = o.resync_rate_kib;
 	st = k.connect(req);

@@ -24,6 +24,7 @@ struct ConnectOptions {
 	uint32_t ping_ms = 0, peer_timeout_ms = 0;
 	std::string node_name;		// ours, sent in the hello
 	bool discard_my_data = false;
+	bool csum_resync = false;
 	std::optional<uint8_t> after_sb;	// enum dtrbd_after_sb
 	std::optional<uint32_t> resync_rate_kib;	// 0: dynamic
 };

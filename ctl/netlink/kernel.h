@@ -69,6 +69,7 @@ struct ConnectRequest {
 	std::string peer_name;
 	std::string peer_addr;		// "IP:PORT"
 	bool discard_my_data = false;	// split brain: this side is target
+	bool csum_resync = false;	// resync sends checksums first
 	std::optional<uint8_t> after_sb;	// enum dtrbd_after_sb; unset: default
 	std::optional<uint32_t> resync_rate_kib;	// unset or 0: dynamic
 };

@@ -78,6 +78,8 @@ Result<Message> connect_request(int family, const ConnectRequest &r)
 		.string(DTRBD_A_PEER_ADDR, r.peer_addr);
 	if (r.discard_my_data)
 		m->flag(DTRBD_A_DISCARD_MY_DATA);
+	if (r.csum_resync)
+		m->flag(DTRBD_A_CSUM_RESYNC);
 	if (r.after_sb)
 		m->u8(DTRBD_A_AFTER_SB, *r.after_sb);
 	if (r.resync_rate_kib)

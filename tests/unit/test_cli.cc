@@ -272,7 +272,8 @@ TEST_CASE("new commands validate the minor and have manual pages", "[cli]")
 	CHECK(attach.find("longer resync") != std::string::npos);
 	auto connect = cli({"connect", "--help"}).out;
 	for (const char *s : {"--discard-my-data", "--after-sb POLICY", "--resync-rate RATE",
-			      "it must be Secondary", "discard-zero-changes", "'dynamic'"})
+			      "it must be Secondary", "discard-zero-changes", "'dynamic'",
+			      "--csum-resync", "crc32c of each"})
 		CHECK(connect.find(s) != std::string::npos);
 	CHECK(cli({"verify", "--help"}).out.find("default) waits as long as the verify runs") !=
 	      std::string::npos);

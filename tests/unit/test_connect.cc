@@ -196,6 +196,7 @@ TEST_CASE("connect: split-brain and resync options reach the kernel only when gi
 {
 	Pair p;
 	p.a.o.discard_my_data = true;
+	p.a.o.csum_resync = true;
 	p.a.o.after_sb = DTRBD_SB_DISCARD_ZERO_CHANGES;
 	p.a.o.resync_rate_kib = 800;
 	p.b.o.resync_rate_kib = 0;			// "dynamic" given explicitly
@@ -204,6 +205,8 @@ TEST_CASE("connect: split-brain and resync options reach the kernel only when gi
 	REQUIRE(p.a.st.ok());
 	REQUIRE(p.b.st.ok());
 	CHECK(p.a.k.connect_req->discard_my_data);
+	CHECK(p.a.k.connect_req->csum_resync);
+	CHECK_FALSE(p.b.k.connect_req->csum_resync);
 	CHECK(p.a.k.connect_req->after_sb == DTRBD_SB_DISCARD_ZERO_CHANGES);
 	CHECK(p.a.k.connect_req->resync_rate_kib == 800u);
 	CHECK_FALSE(p.b.k.connect_req->discard_my_data);

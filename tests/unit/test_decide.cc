@@ -608,3 +608,14 @@ TEST_CASE("an interrupted full resync stays full on both sides", "[decide]")
 	CHECK_DEC(decide(a, b2, true), DTRBD_DEC_SOURCE);
 	CHECK_DEC(decide(b2, a, false), DTRBD_DEC_TARGET);
 }
+
+TEST_CASE("a side whose disk failed is never resynced to or from", "[decide]")
+{
+	auto a = Gen().disk(DTRBD_DISK_DISKLESS).role(DTRBD_ROLE_PRIMARY).cur(3).bm(1);
+	auto b = Gen().cur(1);
+	CHECK_DEC(decide(a, b, true), DTRBD_DEC_NONE);
+	CHECK_DEC(decide(b, a, false), DTRBD_DEC_NONE);
+	auto c = Gen().disk(DTRBD_DISK_INCONSISTENT);
+	CHECK_DEC(decide(a, c, false), DTRBD_DEC_NONE);
+	CHECK_DEC(decide(c, a, true), DTRBD_DEC_NONE);
+}

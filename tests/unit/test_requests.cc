@@ -106,13 +106,16 @@ TEST_CASE("connect request: split-brain and rate options only when given", "[net
 	CHECK(d.present() == base);
 
 	r.discard_my_data = true;
+	r.csum_resync = true;
 	r.after_sb = DTRBD_SB_DISCARD_SECONDARY;
 	r.resync_rate_kib = 0;		// "dynamic", given explicitly
 	d = decode(nl::connect_request(kFamily, r));
 	auto all = base;
-	all.insert({DTRBD_A_DISCARD_MY_DATA, DTRBD_A_AFTER_SB, DTRBD_A_RESYNC_RATE});
+	all.insert({DTRBD_A_DISCARD_MY_DATA, DTRBD_A_AFTER_SB, DTRBD_A_RESYNC_RATE,
+		    DTRBD_A_CSUM_RESYNC});
 	CHECK(d.present() == all);
 	CHECK(d.flag(DTRBD_A_DISCARD_MY_DATA));
+	CHECK(d.flag(DTRBD_A_CSUM_RESYNC));
 	CHECK(d.u8(DTRBD_A_AFTER_SB) == DTRBD_SB_DISCARD_SECONDARY);
 	CHECK(d.u32(DTRBD_A_RESYNC_RATE) == 0);
 }

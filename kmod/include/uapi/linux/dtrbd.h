@@ -132,6 +132,8 @@ enum dtrbd_attr {
 	DTRBD_A_FLAGS,		/* u32: DTRBD_F_* */
 	DTRBD_A_META_DISK,	/* string: metadata device (external) */
 	DTRBD_A_REPAIR,		/* flag: verify then resync what differs */
+	DTRBD_A_CSUM_RESYNC,	/* flag (connect): as resync source, send
+				 * checksums first, data only where they differ */
 
 	__DTRBD_A_MAX,
 };
