@@ -1363,7 +1363,8 @@ static int dtrbd_recv_ack(struct dtrbd_device *dev, u16 type, u32 length)
 	if (type == P_RS_ACK)
 		return dtrbd_rs_ack(dev, id, status);
 	if (dtrbd_req_ack(dev, type, id, status)) {
-		dtrbd_err(dev, "peer acknowledged unknown write %llu\n", id);
+		dtrbd_err(dev, "peer acknowledged unknown write %llu (%s)\n", id,
+			  type == P_RECV_ACK ? "received" : "written");
 		return -EPROTO;
 	}
 	return 0;

@@ -27,7 +27,11 @@ static void dtrbd_req_free(struct dtrbd_req *req)
 	struct dtrbd_device *dev = req->dev;
 	unsigned long flags;
 
-	if (op_is_write(bio_op(req->master))) {
+	/*
+	 * Not req->master: with protocols A and B the master bio completed
+	 * long ago and may be reused; the clone is ours until bio_put().
+	 */
+	if (op_is_write(bio_op(&req->clone))) {
 		spin_lock_irqsave(&dev->lock, flags);
 		list_del(&req->active);
 		dtrbd_bm_write_set(dev, req->sector, req->size,
@@ -226,8 +230,12 @@ int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status)
 	spin_unlock_irq(&dev->lock);
 	if (!found)
 		return -EPROTO;
-	if (!put && !unref)
+	if (!put && !unref) {
+		if (type != P_RECV_ACK)
+			dtrbd_err(dev, "write ack for %llu: flags %#lx\n", id,
+				  found->flags);
 		return type == P_RECV_ACK ? 0 : -EPROTO;
+	}
 	if (hold)
 		dtrbd_req_put(found);
 	if (put)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: protocols A, B and C each replicate a fio crc32c verify workload correctly (verified on the other host after a role switch)
+# description: protocols A, B and C each carry 1 MiB writes and flushes without losing the connection, and replicate a fio crc32c verify workload correctly (verified on the other host after a role switch)
 # timeout: 900
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -16,6 +16,11 @@ for proto in A B C; do
 	dt_connect_pair h1 h2 0 --protocol "$proto"
 	dt_wait_synced "$primary" "$secondary" 0 120
 	assert_eq "$(dt_field "$primary" 0 .protocol)" "$proto" "protocol in status"
+	# large writes that complete before the peer wrote them (A/B), then
+	# flushes: the requests must outlive their master bios safely
+	lab_exec "$primary" "fio --name=seq$proto --filename=/dev/dtrbd0 --direct=1 --rw=write --bs=1M --ioengine=libaio --iodepth=8 --size=64M --output-format=terse >/dev/null && fio --name=fs$proto --filename=/dev/dtrbd0 --direct=1 --rw=randwrite --bs=4k --ioengine=psync --fsync=1 --size=64M --number_ios=200 --output-format=terse >/dev/null" ||
+		fail "protocol $proto: sequential and fsync writes on $primary"
+	assert_eq "$(dt_field "$primary" 0 .connection)" connected "protocol $proto: connection after large writes and flushes"
 	job="--name=p$proto --filename=/dev/dtrbd0 --direct=1 --ioengine=libaio --iodepth=16"
 	job+=" --rw=randwrite --bsrange=4k-64k --size=32M --offset=$(( (RANDOM % 4) * 32 ))M"
 	job+=" --verify=crc32c --randrepeat=1 --random_generator=tausworthe64 --verify_fatal=1"

@@ -25,8 +25,16 @@ sent0=$(dt_field h1 0 .resync_sent_bytes)
 lab_power_on h2
 dt h2 attach 0 --disk /dev/vda >/dev/null
 assert_eq "$(dt_field h2 0 .disk)" uptodate "h2's disk after the reboot"
-dt_connect_pair h1 h2 0
+# a fixed resync rate of 2 MiB/s: 32 MiB take at least ~16 s (unthrottled,
+# the lab resyncs them in about 8 s)
+t0=$EPOCHREALTIME
+dt_connect_pair h1 h2 0 --resync-rate 2M
 dt_wait_synced h1 h2 0 300
+t1=$EPOCHREALTIME
+ms=$(( (${t1/[.,]/} - ${t0/[.,]/}) / 1000 ))
+log "resync at a fixed 2 MiB/s took $ms ms"
+((ms >= oos * 1000 / (2 * 1048576) * 8 / 10)) ||
+	fail "the resync took $ms ms: faster than the fixed rate of 2 MiB/s allows"
 sent=$(( $(dt_field h1 0 .resync_sent_bytes) - sent0 ))
 log "resync sent $sent bytes for $oos bytes out of sync"
 ((sent >= oos)) || fail "resync sent $sent bytes, less than the $oos out of sync"
