@@ -1315,29 +1315,14 @@ static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
 	if (ret)
 		return ret;
 	spin_lock_irq(&dev->lock);
-	dtrbd_bm_clear(dev, 0, dev->bm_bits - 1);
-	spin_unlock_irq(&dev->lock);
-	ret = dtrbd_bm_write(dev, false);
-	if (ret)
-		return ret;
-	mutex_lock(&dev->md_mutex);
-	dev->md_flags |= DTRBD_MDF_CONSISTENT;
-	dev->md_flags &= ~(DTRBD_MDF_FULL_SYNC | DTRBD_MDF_CRASHED_PRIMARY);
-	dev->current_uuid = be64_to_cpu(p.current_uuid);
-	dev->bitmap_uuid = 0;
-	mutex_unlock(&dev->md_mutex);
-	ret = dtrbd_md_write(dev);
-	if (ret)
-		return ret;
-	spin_lock_irq(&dev->lock);
-	dev->disk_state = DTRBD_DISK_UPTODATE;
 	dev->sync = DTRBD_SYNC_NONE;
 	dev->sync_kind = DTRBD_SK_NONE;
 	dev->sync_done = dev->sync_total;
-	dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
-	dev->send_state = true;
 	spin_unlock_irq(&dev->lock);
-	wake_up(&dev->sender_wq);
+	/* we hold the source's data now: its generation, nothing out of sync */
+	ret = dtrbd_adopt_uuid(dev, be64_to_cpu(p.current_uuid), false);
+	if (ret)
+		return ret;
 	dtrbd_info(dev, "resync finished: UpToDate\n");
 	dtrbd_notify(dev, DTRBD_EV_SYNC_FINISHED, NULL);
 	return 0;

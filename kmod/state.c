@@ -242,8 +242,7 @@ int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid, bool tell_peer)
 	dev->send_uuid_sync = tell_peer && dev->send_state;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
-	dtrbd_info(dev, "data generation %016llx adopted: UpToDate, nothing to resync\n",
-		   uuid);
+	dtrbd_info(dev, "data generation %016llx adopted: UpToDate\n", uuid);
 	dtrbd_notify(dev, DTRBD_EV_DISK, NULL);
 	return 0;
 }
