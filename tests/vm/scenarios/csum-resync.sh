@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: checksum-based resync: invalidate-remote on an identical pair sends no data; with three blocks corrupted on the peer it sends exactly those three
+# description: checksum-based resync: invalidate-remote on an identical pair sends no data; with three blocks corrupted on the peer, invalidate there sends exactly those three
 # timeout: 600
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -34,7 +34,8 @@ for b in 1000 20000 50000; do
 done
 sent0=$(dt_field h1 0 .resync_sent_bytes)
 same0=$(dt_field h1 0 .resync_same_bytes)
-dt h1 invalidate-remote 0 >/dev/null
+# this time from the other side: h2 declares its own data bad
+dt h2 invalidate 0 >/dev/null
 dt_wait h1 0 "(.resync_same_bytes + .resync_sent_bytes) >= $((same0 + sent0 + size))" 300 "the whole device compared"
 dt_wait_synced h1 h2 0 60
 sent=$(( $(dt_field h1 0 .resync_sent_bytes) - sent0 ))
