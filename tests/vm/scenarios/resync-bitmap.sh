@@ -25,6 +25,10 @@ sent0=$(dt_field h1 0 .resync_sent_bytes)
 lab_power_on h2
 dt h2 attach 0 --disk /dev/vda >/dev/null
 assert_eq "$(dt_field h2 0 .disk)" uptodate "h2's disk after the reboot"
+# watch the events on h1 while it reconnects and resyncs
+lab_bg h1 "exec $DT_CTL events --json"
+events=$LAB_BG_ID
+sleep 1
 # a fixed resync rate of 2 MiB/s: 32 MiB take at least ~16 s (unthrottled,
 # the lab resyncs them in about 8 s)
 t0=$EPOCHREALTIME
@@ -35,6 +39,14 @@ ms=$(( (${t1/[.,]/} - ${t0/[.,]/}) / 1000 ))
 log "resync at a fixed 2 MiB/s took $ms ms"
 ((ms >= oos * 1000 / (2 * 1048576) * 8 / 10)) ||
 	fail "the resync took $ms ms: faster than the fixed rate of 2 MiB/s allows"
+lab_exec h1 "pkill -INT -f 'dtrbdctl events' || true"
+lab_bg_wait h1 "$events" 20 || fail "dtrbdctl events did not end cleanly on SIGINT"
+evlog=$(lab_bg_log h1 "$events")
+for want in connected sync_started sync_finished; do
+	jq -s -e --arg e "$want" 'any(.[]; .event == $e and .minor == 0)' "$evlog" >/dev/null ||
+		fail "no $want event from dtrbdctl events --json: $(tr '\n' ' ' <"$evlog")"
+done
+log "events seen on h1: $(jq -r .event "$evlog" | tr '\n' ' ')"
 sent=$(( $(dt_field h1 0 .resync_sent_bytes) - sent0 ))
 log "resync sent $sent bytes for $oos bytes out of sync"
 ((sent >= oos)) || fail "resync sent $sent bytes, less than the $oos out of sync"
