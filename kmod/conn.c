@@ -39,11 +39,6 @@ void dtrbd_wait_for_stop(void)
 	__set_current_state(TASK_RUNNING);
 }
 
-void dtrbd_wake_sender(struct dtrbd_device *dev)
-{
-	wake_up(&dev->sender_wq);
-}
-
 /* ---- sending ----------------------------------------------------------- */
 
 static int dtrbd_send_msg(struct dtrbd_device *dev, struct msghdr *msg)
@@ -532,6 +527,15 @@ static int dtrbd_recv_buf(struct dtrbd_device *dev, void *buf, size_t len)
 	return dtrbd_recv_msg(dev, &msg);
 }
 
+/* A packet body of exactly @size bytes; @length is what the header said. */
+static int dtrbd_recv_body(struct dtrbd_device *dev, void *buf, size_t size,
+			   u32 length)
+{
+	if (length != size)
+		return -EBADMSG;
+	return dtrbd_recv_buf(dev, buf, size);
+}
+
 static void dtrbd_peer_endio(struct bio *bio)
 {
 	struct dtrbd_peer_req *preq = container_of(bio, struct dtrbd_peer_req,
@@ -725,9 +729,7 @@ static int dtrbd_recv_read_req(struct dtrbd_device *dev, u32 length)
 	sector_t sector;
 	int ret;
 
-	if (length != sizeof(p))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	ret = dtrbd_recv_body(dev, &p, sizeof(p), length);
 	if (ret)
 		return ret;
 	size = be32_to_cpu(p.size);
@@ -995,9 +997,7 @@ static int dtrbd_recv_state(struct dtrbd_device *dev, u32 length)
 	bool first, bitmap;
 	int ret;
 
-	if (length != sizeof(p))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	ret = dtrbd_recv_body(dev, &p, sizeof(p), length);
 	if (ret)
 		return ret;
 	if (p.role < DTRBD_ROLE_SECONDARY || p.role > DTRBD_ROLE_PRIMARY ||
@@ -1178,9 +1178,7 @@ static int dtrbd_recv_barrier(struct dtrbd_device *dev, u32 length)
 	struct dtrbd_p_barrier b;
 	int ret;
 
-	if (length != sizeof(b))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &b, sizeof(b));
+	ret = dtrbd_recv_body(dev, &b, sizeof(b), length);
 	if (ret)
 		return ret;
 	return dtrbd_peer_drain(dev);
@@ -1287,9 +1285,7 @@ static int dtrbd_recv_uuid_sync(struct dtrbd_device *dev, u32 length)
 	struct dtrbd_p_uuid_sync u;
 	int ret;
 
-	if (length != sizeof(u))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &u, sizeof(u));
+	ret = dtrbd_recv_body(dev, &u, sizeof(u), length);
 	if (ret)
 		return ret;
 	if (READ_ONCE(dev->sync) != DTRBD_SYNC_NONE)
@@ -1302,9 +1298,7 @@ static int dtrbd_recv_sync_done(struct dtrbd_device *dev, u32 length)
 	struct dtrbd_p_sync_done p;
 	int ret;
 
-	if (length != sizeof(p))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &p, sizeof(p));
+	ret = dtrbd_recv_body(dev, &p, sizeof(p), length);
 	if (ret)
 		return ret;
 	/* a repair after verify resyncs an UpToDate peer: nothing to adopt */
@@ -1334,9 +1328,7 @@ static int dtrbd_recv_ack(struct dtrbd_device *dev, u16 type, u32 length)
 	u64 id;
 	int ret, status;
 
-	if (length != sizeof(a))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &a, sizeof(a));
+	ret = dtrbd_recv_body(dev, &a, sizeof(a), length);
 	if (ret)
 		return ret;
 	id = be64_to_cpu(a.id);
@@ -1379,9 +1371,7 @@ static int dtrbd_recv_promote(struct dtrbd_device *dev, u16 type, u32 length)
 		wake_up(&dev->sender_wq);
 		return 0;
 	}
-	if (length != sizeof(r))
-		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, &r, sizeof(r));
+	ret = dtrbd_recv_body(dev, &r, sizeof(r), length);
 	if (ret)
 		return ret;
 	spin_lock_irq(&dev->lock);

@@ -146,7 +146,7 @@ struct dtrbd_stats {
 /* Bitmap slice exchange at connect time [L]. */
 enum dtrbd_bm_xchg {
 	DTRBD_BMX_NONE,
-	DTRBD_BMX_RUNNING,		/* sending ours, waiting for theirs */
+	DTRBD_BMX_RUNNING,		/* waiting for the peer's last slice */
 };
 
 struct dtrbd_device {
@@ -363,7 +363,6 @@ void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	__printf(2, 3);
 void dtrbd_disconnect(struct dtrbd_device *dev);
 void dtrbd_teardown(struct work_struct *work);
-void dtrbd_wake_sender(struct dtrbd_device *dev);
 void dtrbd_wait_for_stop(void);
 int dtrbd_maybe_start_sync(struct dtrbd_device *dev);
 int dtrbd_invalidate_local(struct dtrbd_device *dev);
