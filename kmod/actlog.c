@@ -77,6 +77,7 @@ static struct dtrbd_al_ent *dtrbd_al_find(struct dtrbd_device *dev, u32 ext)
 {
 	struct dtrbd_al_ent *e;
 
+	lockdep_assert_held(&dev->lock);
 	hlist_for_each_entry(e, dtrbd_al_bucket(dev, ext), hash)
 		if (e->ext == ext)
 			return e;
@@ -89,6 +90,7 @@ static bool __dtrbd_al_try_get(struct dtrbd_device *dev, u32 first, u32 last)
 	struct dtrbd_al_ent *e[2];
 	u32 x;
 
+	lockdep_assert_held(&dev->lock);
 	for (x = first; x <= last; x++) {
 		e[x - first] = dtrbd_al_find(dev, x);
 		if (!e[x - first])
@@ -176,6 +178,7 @@ static bool dtrbd_al_room(struct dtrbd_device *dev)
 {
 	struct dtrbd_al_ent *e;
 
+	lockdep_assert_held(&dev->lock);
 	if (!list_empty(&dev->al_free))
 		return true;
 	list_for_each_entry(e, &dev->al_lru, lru)

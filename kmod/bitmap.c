@@ -110,6 +110,7 @@ bool dtrbd_bm_test(struct dtrbd_device *dev, u64 block)
 /* Under dev->lock: the first set bit at or after @from, or bm_bits. */
 u64 dtrbd_bm_find_next(struct dtrbd_device *dev, u64 from)
 {
+	lockdep_assert_held(&dev->lock);
 	while (from < dev->bm_bits) {
 		unsigned int pg = from / DTRBD_BM_PAGE_BITS;
 		u64 base = (u64)pg * DTRBD_BM_PAGE_BITS;
@@ -286,6 +287,7 @@ void dtrbd_bm_write_set(struct dtrbd_device *dev, sector_t sector,
 {
 	u64 start = (u64)sector << SECTOR_SHIFT, end = start + size;
 
+	lockdep_assert_held(&dev->lock);
 	if (!size || !dev->bm_pages)
 		return;
 	if (!in_sync) {

@@ -88,6 +88,7 @@ bool dtrbd_rs_conflict(struct dtrbd_device *dev, sector_t sector,
 	u64 start = (u64)sector << SECTOR_SHIFT, end = start + size;
 	unsigned int i;
 
+	lockdep_assert_held(&dev->lock);
 	if (!dev->rs_slots)
 		return false;
 	for (i = 0; i < DTRBD_RS_SLOTS; i++) {
@@ -99,6 +100,31 @@ bool dtrbd_rs_conflict(struct dtrbd_device *dev, sector_t sector,
 	return false;
 }
 
+/*
+ * Under dev->lock: the busy, sent chunk @idx the peer answers, if it is of
+ * the kind the answer is for (@verify: P_OV_REQ, @csum_req: P_CSUM_REQ,
+ * neither: P_RS_DATA) and, for a checksum answer, covers @blocks; else
+ * NULL.
+ */
+static struct dtrbd_rs_slot *dtrbd_rs_answered(struct dtrbd_device *dev,
+					       u64 idx, bool verify,
+					       bool csum_req,
+					       unsigned int blocks)
+{
+	struct dtrbd_rs_slot *s;
+
+	lockdep_assert_held(&dev->lock);
+	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS)
+		return NULL;
+	s = &dev->rs_slots[idx];
+	if (!s->busy || s->queued || s->verify != verify ||
+	    s->csum_req != csum_req)
+		return NULL;
+	if ((verify || csum_req) && s->len != blocks * DTRBD_MD_BLOCK)
+		return NULL;
+	return s;
+}
+
 int dtrbd_rs_ack(struct dtrbd_device *dev, u64 idx, int error)
 {
 	struct dtrbd_rs_slot *s;
@@ -106,17 +132,11 @@ int dtrbd_rs_ack(struct dtrbd_device *dev, u64 idx, int error)
 	if (error)
 		return -EIO;
 	spin_lock_irq(&dev->lock);
-	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS ||
-	    !dev->rs_slots[idx].busy || dev->rs_slots[idx].queued) {
+	s = dtrbd_rs_answered(dev, idx, false, false, 0);
+	if (!s) {
 		spin_unlock_irq(&dev->lock);
 		dtrbd_err(dev, "peer acknowledged unknown resync chunk %llu\n",
 			  idx);
-		return -EPROTO;
-	}
-	s = &dev->rs_slots[idx];
-	if (s->verify || s->csum_req) {
-		spin_unlock_irq(&dev->lock);
-		dtrbd_err(dev, "peer acked a verify request as resync data\n");
 		return -EPROTO;
 	}
 	s->busy = false;
@@ -137,16 +157,13 @@ int dtrbd_ov_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
 	u64 first;
 
 	spin_lock_irq(&dev->lock);
-	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS ||
-	    !dev->rs_slots[idx].busy || dev->rs_slots[idx].queued ||
-	    !dev->rs_slots[idx].verify ||
-	    dev->rs_slots[idx].len != blocks * DTRBD_MD_BLOCK) {
+	s = dtrbd_rs_answered(dev, idx, true, false, blocks);
+	if (!s) {
 		spin_unlock_irq(&dev->lock);
 		dtrbd_err(dev, "peer answered unknown verify request %llu\n",
 			  idx);
 		return -EPROTO;
 	}
-	s = &dev->rs_slots[idx];
 	first = s->offset / DTRBD_MD_BLOCK;
 	for (i = 0; i < blocks; i++) {
 		if (!diff[i])
@@ -180,16 +197,13 @@ int dtrbd_csum_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
 	bool queued = false;
 
 	spin_lock_irq(&dev->lock);
-	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS ||
-	    !dev->rs_slots[idx].busy || dev->rs_slots[idx].queued ||
-	    !dev->rs_slots[idx].csum_req ||
-	    dev->rs_slots[idx].len != blocks * DTRBD_MD_BLOCK) {
+	s = dtrbd_rs_answered(dev, idx, false, true, blocks);
+	if (!s) {
 		spin_unlock_irq(&dev->lock);
 		dtrbd_err(dev, "peer answered unknown checksum request %llu\n",
 			  idx);
 		return -EPROTO;
 	}
-	s = &dev->rs_slots[idx];
 	first = s->offset / DTRBD_MD_BLOCK;
 	for (i = 0; i < blocks; i++) {
 		if (diff[i]) {
