@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "daemon/control.h"
 #include "common/log.h"
 #include "dtrbd_protocol.h"
 
@@ -41,6 +42,7 @@ struct Invocation {
 	AttachOptions attach;		// prepare_attach()
 	VerifyOptions verify;		// prepare_verify()
 	uint32_t resync_rate_kib = 0;	// prepare_set_options()
+	std::string name, host;		// the cluster verbs' NAME and HOST
 };
 
 struct Command {
@@ -49,7 +51,9 @@ struct Command {
 	const char *summary;
 	const char *description;
 	const char *examples;
-	enum { kNoMinor, kMinor, kOptionalMinor } minor;
+	// The positional arguments: a device MINOR, or for the cluster verbs
+	// a resource NAME (and a HOST).
+	enum { kNoMinor, kMinor, kOptionalMinor, kName, kOptionalName, kNameHost } minor;
 	bool needs_kernel;
 	void (*options)(po::options_description_easy_init add);
 	Status (*run)(Invocation &inv);
@@ -334,6 +338,42 @@ void force_option(po::options_description_easy_init add, const char *what)
 void json_option(po::options_description_easy_init add, const char *what)
 {
 	add("json", po::bool_switch(), what);
+}
+
+// ---- the cluster verbs (ask dtrbdd) ------------------------------------------
+
+void socket_option(po::options_description_easy_init add)
+{
+	add("socket", po::value<std::string>()->value_name("PATH")
+			      ->default_value(control::kDefaultSocket),
+	    "dtrbdd's control socket");
+}
+
+nlohmann::json verb_request(const Invocation &inv, const char *cmd)
+{
+	nlohmann::json req{{"cmd", cmd}};
+	if (!inv.name.empty())
+		req["resource"] = inv.name;
+	if (!inv.host.empty())
+		req["host"] = inv.host;
+	return req;
+}
+
+Status run_verb(Invocation &inv, const char *cmd)
+{
+	return cmd_cluster_verb(inv.env.ask_daemon, text(inv, "socket"),
+				verb_request(inv, cmd), inv.env.out);
+}
+
+Status run_up(Invocation &inv) { return run_verb(inv, "up"); }
+Status run_down(Invocation &inv) { return run_verb(inv, "down"); }
+Status run_fail_back(Invocation &inv) { return run_verb(inv, "fail-back"); }
+Status run_migrate(Invocation &inv) { return run_verb(inv, "migrate"); }
+
+Status run_cluster(Invocation &inv)
+{
+	return cmd_cluster(inv.env.ask_daemon, text(inv, "socket"), flag(inv, "json"),
+			   inv.env.out);
 }
 
 const Command kCommands[] = {
@@ -644,6 +684,82 @@ const Command kCommands[] = {
 	},
 	run_events,
 },
+{
+	"up", "up [NAME]",
+	"ask dtrbdd to bring resource NAME (or every resource) up",
+	"dtrbdd attaches the resource's disk, connects to the peer (and keeps\n"
+	"reconnecting), and runs the resource as the configuration says: the\n"
+	"preferred host becomes Primary and starts the domain once it may.\n"
+	"This undoes a 'down'. A resource that is already up is left as it is.\n"
+	"Needs the running daemon; prints what it did, or one sentence why not.",
+	"dtrbdctl up\n"
+	"dtrbdctl up vm1",
+	Command::kOptionalName, false,
+	[](po::options_description_easy_init add) { socket_option(add); },
+	run_up,
+},
+{
+	"down", "down [NAME]",
+	"ask dtrbdd to stop resource NAME (or every resource) on this host",
+	"dtrbdd shuts the domain down cleanly (ACPI, then destroy after the\n"
+	"shutdown timeout) if it runs here, demotes the device, disconnects and\n"
+	"detaches it, and stops managing the resource on this host until 'up'.\n"
+	"The peer keeps its copy; it does not take over a resource that was\n"
+	"taken down on purpose.",
+	"dtrbdctl down vm1\n"
+	"dtrbdctl down          # every resource, e.g. before maintenance",
+	Command::kOptionalName, false,
+	[](po::options_description_easy_init add) { socket_option(add); },
+	run_down,
+},
+{
+	"fail-back", "fail-back NAME",
+	"move resource NAME back to its preferred host now",
+	"For a resource with failback = \"manual\" (or \"never\") whose domain\n"
+	"runs on the survivor after a failover: once the preferred host is back\n"
+	"and its disk is UpToDate again, shuts the domain down here, demotes,\n"
+	"and promotes and starts it on the preferred host. Refused while the\n"
+	"resync runs or while the preferred host is down.",
+	"dtrbdctl fail-back vm1",
+	Command::kName, false,
+	[](po::options_description_easy_init add) { socket_option(add); },
+	run_fail_back,
+},
+{
+	"migrate", "migrate NAME HOST",
+	"planned hand-over of resource NAME and its domain to HOST",
+	"Shuts the domain down cleanly where it runs, demotes the device there,\n"
+	"promotes it on HOST and starts the domain there. Refused when HOST is\n"
+	"down, not connected, or its disk is not UpToDate. The answer comes\n"
+	"when the hand-over has started; 'dtrbdctl cluster' shows its progress.",
+	"dtrbdctl migrate vm1 p2",
+	Command::kNameHost, false,
+	[](po::options_description_easy_init add) { socket_option(add); },
+	run_migrate,
+},
+{
+	"cluster", "cluster [--json]",
+	"show the cluster as dtrbdd sees it",
+	"This host; every host with whether it is alive and, per heartbeat\n"
+	"link, the time since it was last heard; the witness and whether it is\n"
+	"reachable; and per resource its minor, which host is Primary, the local\n"
+	"role, disk and peer disk states, the connection, whether writes are\n"
+	"frozen, resync progress, the domain with its state and host, and\n"
+	"'blocked': why the daemon refuses to act, when it does. With --json,\n"
+	"one object with the keys host, hosts[] (name, alive, links[] (address,\n"
+	"last_heard_ms)), witness (address, reachable), resources[] (name,\n"
+	"minor, primary, role, disk, peer_disk, connection, frozen, sync, vm\n"
+	"(domain, state, host), blocked); Documentation/dtrbdctl.md describes\n"
+	"each.",
+	"dtrbdctl cluster\n"
+	"dtrbdctl cluster --json | jq -r '.resources[] | select(.blocked) | .blocked'",
+	Command::kNoMinor, false,
+	[](po::options_description_easy_init add) {
+		json_option(add, "print one JSON object");
+		socket_option(add);
+	},
+	run_cluster,
+},
 };
 
 const Command *find_command(std::string_view name)
@@ -691,7 +807,17 @@ void command_help(const Command &c, std::ostream &out)
 	out << "NAME\n" << indent(str("dtrbdctl ", c.name, " - ", c.summary))
 	    << "\nSYNOPSIS\n" << indent(str("dtrbdctl ", c.synopsis))
 	    << "\nDESCRIPTION\n" << indent(c.description) << '\n';
-	if (c.minor != Command::kNoMinor)
+	if (c.minor == Command::kName || c.minor == Command::kOptionalName ||
+	    c.minor == Command::kNameHost)
+		out << "ARGUMENTS\n"
+		    << indent(str("NAME    a resource of the configuration (its\n"
+				  "        [resources.NAME] table)",
+				  c.minor == Command::kOptionalName
+					  ? ";\n        without it, every resource" : "",
+				  c.minor == Command::kNameHost
+					  ? "\nHOST    a host of the configuration" : ""))
+		    << '\n';
+	else if (c.minor != Command::kNoMinor)
 		out << "ARGUMENTS\n"
 		    << indent(str("MINOR   device number, 0-", DTRBD_MAX_MINOR,
 				  ": the device is /dev/dtrbdMINOR",
@@ -746,12 +872,20 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 	};
 	po::options_description all = visible_options(c), hidden;
 	hidden.add_options()("minor", po::value<std::string>());
+	hidden.add_options()("name", po::value<std::string>());
+	hidden.add_options()("host", po::value<std::string>());
 	all.add(hidden);
 	po::positional_options_description pos;
-	if (c.minor != Command::kNoMinor)
+	bool by_name = c.minor == Command::kName || c.minor == Command::kOptionalName ||
+		       c.minor == Command::kNameHost;
+	if (by_name)
+		pos.add("name", 1);
+	if (c.minor == Command::kNameHost)
+		pos.add("host", 1);
+	else if (c.minor != Command::kNoMinor && !by_name)
 		pos.add("minor", 1);
 
-	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {}, 0};
+	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {}, 0, {}, {}};
 	try {
 		po::store(po::command_line_parser(args).options(all).positional(pos)
 				  .extra_style_parser(negative_minor).run(), inv.vm);
@@ -775,6 +909,18 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 		return fail(usage_error(str(c.name, " needs a MINOR (0-", DTRBD_MAX_MINOR,
 					    "); see dtrbdctl ", c.name, " --help")));
 	}
+	if (inv.vm.count("name"))
+		inv.name = inv.vm["name"].as<std::string>();
+	if (inv.vm.count("host"))
+		inv.host = inv.vm["host"].as<std::string>();
+	if ((c.minor == Command::kName || c.minor == Command::kNameHost) && inv.name.empty()) {
+		return fail(usage_error(str(c.name, " needs a resource NAME; see dtrbdctl ",
+					    c.name, " --help")));
+	}
+	if (c.minor == Command::kNameHost && inv.host.empty()) {
+		return fail(usage_error(str(c.name, " needs a HOST to move ", inv.name,
+					    " to; see dtrbdctl ", c.name, " --help")));
+	}
 
 	if (c.prepare) {
 		Status st = c.prepare(inv);
@@ -794,6 +940,12 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 }
 
 } // namespace
+
+Result<nlohmann::json> Env::default_ask_daemon(const std::string &socket,
+					      const nlohmann::json &request)
+{
+	return control::ask(socket, request, std::chrono::seconds(30));
+}
 
 int run_cli(int argc, const char *const argv[], Env &env)
 {

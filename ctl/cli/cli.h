@@ -8,6 +8,7 @@
 #include <memory>
 #include <ostream>
 
+#include "cli/cluster.h"
 #include "netlink/kernel.h"
 
 namespace dtrbd {
@@ -32,6 +33,11 @@ struct Env {
 	std::function<std::chrono::steady_clock::time_point()> now = [] {
 		return std::chrono::steady_clock::now();
 	};
+	// For the cluster verbs: one request to dtrbdd's control socket.
+	AskDaemon ask_daemon = default_ask_daemon;
+
+	static Result<nlohmann::json> default_ask_daemon(const std::string &socket,
+							 const nlohmann::json &request);
 };
 
 int run_cli(int argc, const char *const argv[], Env &env);
