@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // The few facts dtrbdd needs from a libvirt domain XML before it defines the
-// domain: its <name> and the devices of its <disk type='block'> elements. A
-// small, bounded scanner (no XML library): it understands elements,
-// attributes, comments, processing instructions, CDATA and the five
-// predefined entities, and refuses anything malformed with a sentence.
+// domain: its <name> and the devices of its <disk type='block'> elements.
+// The XML is parsed with libxml2 (no network, no DTD, no entity expansion);
+// anything malformed is refused with a sentence.
 #pragma once
 
 #include <string>
