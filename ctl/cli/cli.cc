@@ -12,10 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/check_config.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "daemon/control.h"
 #include "common/log.h"
+#include "config/config.h"
 #include "dtrbd_protocol.h"
 
 namespace dtrbd {
@@ -328,6 +330,11 @@ Status run_events(Invocation &inv)
 	inv.env.watch_signals();
 	return cmd_events(*inv.kernel, flag(inv, "json"), inv.env.out,
 			  inv.env.stop_requested);
+}
+
+Status run_check_config(Invocation &inv)
+{
+	return cmd_check_config(inv.vm["config"].as<std::string>(), flag(inv, "json"), inv.env.out);
 }
 
 void force_option(po::options_description_easy_init add, const char *what)
@@ -759,6 +766,43 @@ const Command kCommands[] = {
 		socket_option(add);
 	},
 	run_cluster,
+},
+{
+	"check-config", "check-config [--config PATH] [--json]",
+	"check the cluster configuration file for mistakes",
+	"Reads the cluster configuration (TOML, the same file on every host;\n"
+	"Documentation/configuration.md describes every key) and checks all of\n"
+	"it: unknown keys at every level, values of the wrong type, minors\n"
+	"(0-255) and ports (1-65535) out of range or used twice on one host,\n"
+	"a preferred host or a disk table naming a host that is not configured\n"
+	"(or missing one), addresses that are not numeric IPs, failback values\n"
+	"other than auto, manual and never, host and resource names that are\n"
+	"not safe in file names, durations without a unit, and the shared\n"
+	"secret file: it must exist, hold at least 16 bytes and be readable by\n"
+	"its owner only (chmod 600).\n"
+	"\n"
+	"Every mistake is printed on stdout as PATH:LINE:COLUMN: followed by one\n"
+	"sentence saying what to change, in file order, and the command exits\n"
+	"with status 1. A good file prints one summary line, e.g.\n"
+	"\"2 hosts, 4 resources, witness 10.99.0.3:7790\", and exits with 0.\n"
+	"A TOML syntax error stops the check at that line. Nothing is changed\n"
+	"anywhere; the kernel module is not needed.\n"
+	"\n"
+	"With --json one object is printed: path, ok, mistakes[] (line, column,\n"
+	"message) and, for a good file, summary, hosts[] (name, address,\n"
+	"heartbeat), resources[] (name, minor, port, hosts, disk, preferred,\n"
+	"failback, domain, protocol) and witness (IP:PORT or null).",
+	"dtrbdctl check-config\n"
+	"dtrbdctl check-config --config /tmp/new.conf && cp /tmp/new.conf /etc/dtrbd/dtrbd.conf\n"
+	"dtrbdctl check-config --json | jq -r '.mistakes[].message'",
+	Command::kNoMinor, false,
+	[](po::options_description_easy_init add) {
+		add("config", po::value<std::string>()->value_name("PATH")
+			->default_value(config::kDefaultPath),
+		    "the configuration file");
+		json_option(add, "print the result as one JSON object");
+	},
+	run_check_config,
 },
 };
 

@@ -11,6 +11,8 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "cli_harness.h"
+#include <nlohmann/json.hpp>
 #include "tmpdir.h"
 
 using namespace dtrbd;
@@ -509,4 +511,81 @@ port = 7701
 disk = "/dev/a"
 )");
 	CHECK(has(ms, "4", "needs two hosts to replicate between"));
+}
+
+TEST_CASE("dtrbdctl check-config prints every mistake or the summary", "[config][cli]")
+{
+	test::TmpDir dir;
+	std::string secret = write_secret(dir, "0123456789abcdef0123", 0600);
+	std::string path = dir.path() + "/dtrbd.conf";
+	test::Cli cli;
+
+	std::ofstream(path) << "secret-file = \"" << secret << "\"\n"
+			    << "[witness]\naddress = \"10.99.0.3:7790\"\n"
+			    << kBase.substr(kBase.find('\n') + 1)
+			    << "[resources.vm1]\nminor = 1\nport = 7701\ndisk = \"/dev/vdb\"\n";
+	auto r = cli({"check-config", "--config", path});
+	CHECK(r.rc == 0);
+	CHECK(r.out == "2 hosts, 1 resource, witness 10.99.0.3:7790\n");
+	CHECK(r.err.empty());
+	CHECK(cli.opens == 0);		// no kernel needed
+
+	r = cli({"check-config", "--config", path, "--json"});
+	CHECK(r.rc == 0);
+	auto j = nlohmann::json::parse(r.out);
+	CHECK(j["ok"] == true);
+	CHECK(j["summary"] == "2 hosts, 1 resource, witness 10.99.0.3:7790");
+	CHECK(j["resources"][0]["disk"]["p2"] == "/dev/vdb");
+	CHECK(j["witness"] == "10.99.0.3:7790");
+
+	std::ofstream(path) << "secret-file = \"" << secret << "\"\nbogus = 1\n"
+			    << kBase.substr(kBase.find('\n') + 1)
+			    << "[resources.vm1]\nminor = 300\nport = 7701\ndisk = \"/dev/vdb\"\n";
+	r = cli({"check-config", "--config", path});
+	CHECK(r.rc == 1);
+	CHECK(r.out == path + ":2:1: unknown key 'bogus' in the top level; the keys allowed there are "
+			      "secret-file, witness, hosts, resources, timing, heartbeat-port, control-socket, "
+			      "state-dir\n" +
+			      path + ":8:9: minor 300 of resource vm1 is out of range; use 0 to 255\n");
+	CHECK(r.err == "dtrbdctl: " + path + " has 2 mistakes; fix them and run check-config again\n");
+
+	r = cli({"check-config", "--config", path, "--json"});
+	CHECK(r.rc == 1);
+	j = nlohmann::json::parse(r.out);
+	CHECK(j["ok"] == false);
+	REQUIRE(j["mistakes"].size() == 2);
+	CHECK(j["mistakes"][1]["line"] == 8);
+	CHECK(j["mistakes"][1]["column"] == 9);
+
+	r = cli({"check-config", "--config", dir.path() + "/none.conf"});
+	CHECK(r.rc == 1);
+	CHECK(r.out.find("none.conf: it does not exist") != std::string::npos);
+}
+
+TEST_CASE("config: the annotated example in Documentation/configuration.md is accepted", "[config]")
+{
+	std::ifstream doc(DTRBD_SOURCE_DIR "/Documentation/configuration.md");
+	REQUIRE(doc);
+	std::string line, toml;
+	bool in = false;
+	int blocks = 0;
+	while (std::getline(doc, line)) {
+		if (line == "```toml") {
+			in = true;
+			blocks++;
+			continue;
+		}
+		if (in && line == "```")
+			in = false;
+		else if (in)
+			toml += line + "\n";
+	}
+	REQUIRE(blocks == 1);
+	Loaded l = parse(toml, "/etc/dtrbd/dtrbd.conf", kNoSecret);
+	INFO(dump(mistakes(toml)));
+	REQUIRE(l.config);
+	CHECK(l.config->summary() == "2 hosts, 4 resources, witness 10.99.0.3:7790");
+	CHECK(l.config->find_resource("vm2")->failback == Failback::Manual);
+	CHECK(disk_path(*l.config->find_resource("vm2"), "p2") == "/dev/vg1/vm2");
+	CHECK(meta_path(*l.config->find_resource("vm4"), "p1") == "/dev/vg0/vm4-meta");
 }
