@@ -45,6 +45,7 @@ struct KernelView {
 	uint64_t sync_total = 0, sync_done = 0;	// bytes, this run
 	uint32_t open_count = 0;
 	bool split_brain = false;	// the last connect found split brain
+	bool io_failed = false;		// FAIL_IO done: writes fail until demoted
 };
 
 // What this host's arbiter tells the others about a resource; the daemon
@@ -186,6 +187,7 @@ struct ResourceSpec {
 // check_params() says which inequality is broken.
 struct Params {
 	Duration heartbeat_interval{200};	// membership's send interval
+	Duration deadtime{1000};		// membership's: silent -> dead
 	Duration kernel_timeout{1000};	// replication link declared dead
 	Duration isolation_bound{1000};	// frozen w/o witness -> destroy
 	Duration destroy_allowance{500};	// destroy + FailIo + demote
@@ -197,6 +199,9 @@ struct Params {
 	Duration reconnect_max{10000};
 	Duration attach_retry{5000};
 	Duration kernel_retry{2000};	// after a refused promote/demote
+	// Both hosts alive but the replication link does not come up: the
+	// desired host promotes alone (witness: claim, outdate) after this.
+	Duration connect_grace{10000};
 };
 
 // Null when the parameters are safe, else the sentence saying why not.
@@ -261,6 +266,8 @@ struct State {
 	Time next_witness{0};
 	Time next_kernel{0};
 	bool was_connected = false;
+	Time disconnected_since{0};
+	bool peer_was_alive = false;
 
 	// Last witness refusal, for `blocked`.
 	std::string witness_refusal;
