@@ -21,7 +21,35 @@ if [[ -n "${DTRBD_CTL:-}" ]]; then
 	DT_CTL=$(_dt_override "$DTRBD_CTL" dtrbdctl)
 fi
 
+# _dt_debug_ko DIR: build dtrbd.ko against the debug kernel's build tree
+# DIR/build, in build/kmod-debug/ of the source tree (a copy of kmod/'s
+# sources, so kmod/ itself stays built for the Debian kernel); prints the
+# module's path.  Incremental: the copy keeps the sources' times.
+_dt_debug_ko() {
+	local dk=$1 out="$DT_TOP/build/kmod-debug" rel
+	rel=$(<"$dk/release")
+	mkdir -p "$out"
+	(
+		flock 9
+		# Sources only: kmod/'s objects are for another kernel.
+		tar -C "$DT_TOP/kmod" -cf - --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+			--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.symvers' --exclude=modules.order \
+			--exclude='.check.log' --exclude='.tmp_versions' . | tar -C "$out" -xf - &&
+			make -s -C "$out" KDIR="$dk/build" KVER="$rel" modules >"$out.log" 2>&1
+	) 9>"$out.lock" || {
+		tail -n 20 "$out.log" >&2
+		fail "building dtrbd.ko against the debug kernel ($dk/build) failed; log: $out.log"
+	}
+	echo "$out/dtrbd.ko"
+}
+
 dt_preflight() {
+	local dk
+	# On the debug kernel the module must be built for it (unless DTRBD_KO
+	# names one).
+	if [[ -z "${DTRBD_KO:-}" ]] && dk=$(_lab_debug_kernel_dir 2>/dev/null); then
+		DT_KO=$(_dt_debug_ko "$dk") || fail "no dtrbd.ko for the debug kernel (see above)"
+	fi
 	[[ -f "$DT_KO" ]] || fail "no $DT_KO: build first (tools/check or make -C kmod)"
 	[[ -x "$DT_CTL" ]] || fail "no $DT_CTL: build first (cmake --build build)"
 }
@@ -124,4 +152,69 @@ dt_expect_fail() {
 	[[ "$(wc -l <<<"$err")" == 1 ]] || fail "dtrbdctl $*: expected one line of error, got: $err"
 	grep -Eq -- "$want" <<<"$err" || fail "dtrbdctl $*: error '$err' does not match /$want/"
 	log "refused as expected: dtrbdctl $* -> $err"
+}
+
+# --- a writer with a latency bound (tests/vm/tools/latwriter.py) ---------------
+DT_LATWRITER="$DT_TOP/tests/vm/tools/latwriter.py"
+
+# dt_writer_start HOST DEV [latwriter options]: start concurrent O_DIRECT
+# writes on HOST in the background until dt_writer_stop; its progress log is
+# /lab/writer.progress (dt_writer_progress).  Sets DT_WRITER_ID.
+dt_writer_start() {
+	local h=$1 dev=$2
+	shift 2
+	lab_exec "$h" "rm -f /lab/writer.stop /lab/writer.progress"
+	lab_bg "$h" python3 "$DT_LATWRITER" "$dev" --progress /lab/writer.progress \
+		--stop-file /lab/writer.stop --duration 3600 "$@"
+	# shellcheck disable=SC2034 # read by scenarios
+	DT_WRITER_ID=$LAB_BG_ID
+}
+
+# dt_writer_progress HOST: the writer's last progress line (on this machine).
+dt_writer_progress() {
+	local f
+	f="$(lab_host_dir "$1")/writer.progress"
+	[[ -f "$f" ]] || return 0
+	grep -a ' ops=' "$f" | tail -n 1
+}
+
+# _dt_writer_ops HOST: completed operations in the last progress line.
+_dt_writer_ops() {
+	local l
+	l=$(dt_writer_progress "$1")
+	l=${l#* ops=}
+	echo "${l%% *}"
+}
+
+# dt_assert_writing HOST MINOR SECS WHAT: over SECS seconds both the device's
+# written_bytes and the writer's completed operations must grow, and no
+# write may be stuck past the writer's bound.
+dt_assert_writing() {
+	local h=$1 m=$2 secs=$3 what=$4 w0 w1 o0 o1
+	w0=$(dt_field "$h" "$m" .written_bytes) || fail "$what: no status on $h"
+	o0=$(_dt_writer_ops "$h")
+	sleep "$secs"
+	w1=$(dt_field "$h" "$m" .written_bytes) || fail "$what: no status on $h"
+	o1=$(_dt_writer_ops "$h")
+	if grep -aq '^STUCK' "$(lab_host_dir "$h")/writer.progress" 2>/dev/null; then
+		fail "$what: $(grep -a '^STUCK' "$(lab_host_dir "$h")/writer.progress" | head -n 1) on $h"
+	fi
+	((w1 > w0)) || fail "$what: writes stopped on $h (written_bytes $w0 -> $w1 in ${secs}s; writer: $(dt_writer_progress "$h"))"
+	((${o1:-0} > ${o0:-0})) || fail "$what: the writer on $h made no progress in ${secs}s ($(dt_writer_progress "$h"))"
+}
+
+# dt_writer_stop HOST SECS: stop the writer, wait up to SECS for it to end;
+# fails unless every write completed without error within its bound.
+dt_writer_stop() {
+	local h=$1 secs=$2 rc=0 out
+	lab_exec "$h" "touch /lab/writer.stop"
+	lab_bg_wait "$h" "$DT_WRITER_ID" "$secs" || rc=$?
+	out=$(tail -n 1 "$(lab_bg_log "$h" "$DT_WRITER_ID")")
+	case $rc in
+	0) log "writer on $h: $out" ;;
+	1) fail "a write or fsync failed on $h: $out" ;;
+	2) fail "a write or fsync on $h took longer than its bound: $out" ;;
+	124) fail "the writer on $h did not end within ${secs}s of being stopped (a write hangs): $(dt_writer_progress "$h")" ;;
+	*) fail "the writer on $h ended with rc $rc: $out" ;;
+	esac
 }

@@ -1,6 +1,12 @@
 #!/bin/bash
 # description: the Primary's backing disk starts failing (device-mapper error target) mid-stream: the device goes diskless and keeps reading and writing through the peer; no acknowledged write is lost
 # timeout: 600
+# The failing disk on purpose: its I/O errors and what the module could no
+# longer write to it (the health check lets these dtrbd error lines pass).
+# expect-kernel: dtrbd: dtrbd0: local (read|write|flush) error
+# expect-kernel: dtrbd: dtrbd0: the backing disk failed
+# expect-kernel: dtrbd: dtrbd0: (metadata write|bitmap write|activity log update) failed
+# expect-kernel: dtrbd: dtrbd0: could not (write the bitmap|record)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
@@ -23,7 +29,13 @@ acked="$(lab_host_dir h1)/acked"
 : >"$acked"
 lab_bg h1 "python3 $REC write /dev/dtrbd0 1000 /lab/acked --seed 7"
 writer=$LAB_BG_ID
-sleep 2
+# Fail the disk mid-stream: only once the writer is really writing (on a
+# busy machine python takes seconds to start).
+for ((i = 0; i < 120; i++)); do
+	(($(wc -l <"$acked") >= 20)) && break
+	sleep 0.5
+done
+(($(wc -l <"$acked") >= 20)) || fail "the writer on h1 did not start writing: $(tail -n 3 "$(lab_bg_log h1 "$writer")")"
 lab_exec h1 'dmsetup suspend --noudevsync flaky && dmsetup reload flaky --table "0 $(blockdev --getsz /dev/vda) error" && dmsetup resume --noudevsync flaky' ||
 	fail "switching h1's disk to the error target"
 n0=$(wc -l <"$acked")

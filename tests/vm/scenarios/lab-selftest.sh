@@ -26,6 +26,14 @@ lab_selftest_warn_detection() {
 		"[   12.345678] BUG: KASAN: use-after-free in dtrbd_selftest+0x10/0x20"
 		"[   12.345678] Call Trace:"
 		"[   12.345678] Kernel panic - not syncing: selftest"
+		"<3>[   12.345678] INFO: task kworker/u2:1:17 blocked for more than 10 seconds."
+		"[   12.345678] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)"
+		"[   12.345678] ODEBUG: free active (active state 0) object: 00000000a1b2c3d4 object type: timer_list"
+		"[   12.345678] list_add corruption. prev->next should be next (ffff888003c8e3a8)"
+		"[   12.345678] UBSAN: shift-out-of-bounds in drivers/block/dtrbd/x.c:1:2"
+		"<3>[   12.345678] dtrbd: dtrbd0: selftest error line"
+		"<0>[   12.345678] dtrbd: dtrbd0: selftest emergency line"
+		"<3>[   12.345678] Buffer I/O error on dev dtrbd0, logical block 0, lost async page write"
 	)
 	for line in "${samples[@]}"; do
 		cp "$d/clean.log" "$d/bad.log"
@@ -43,7 +51,49 @@ lab_selftest_warn_detection() {
 	printf '%s\n' "${samples[0]}" >"$d/bad.log"
 	DTRBD_LAB_HEALTH_IGNORE='selftest\+0x0' lab_scan_kernel_log "$d/bad.log" ||
 		fail "DTRBD_LAB_HEALTH_IGNORE did not filter"
-	log "warning detection: ${#samples[@]} kinds of kernel trouble detected"
+	# dtrbd lines below error level pass; an error line passes only when
+	# the scenario expects it, and an expectation covers nothing else.
+	cp "$d/clean.log" "$d/bad.log"
+	printf '%s\n' "<4>[   12.345678] dtrbd: dtrbd0: selftest warning line" \
+		"<6>[   12.345678] dtrbd: dtrbd0: selftest info line" \
+		"<11>[   12.345678] dtrbd: a user-space line at error level" >>"$d/bad.log"
+	lab_scan_kernel_log "$d/bad.log" 2>/dev/null || fail "health check trips on dtrbd lines below error level"
+	printf '%s\n' "<3>[   12.345678] dtrbd: dtrbd0: selftest expected error" >>"$d/bad.log"
+	lab_scan_kernel_log "$d/bad.log" 2>/dev/null && fail "health check missed an unexpected dtrbd error line"
+	local saved=("${_LAB_KERNEL_EXPECT[@]}")
+	lab_expect_kernel 'selftest expected error'
+	lab_scan_kernel_log "$d/bad.log" 2>/dev/null || fail "lab_expect_kernel did not let an expected line pass"
+	printf '%s\n' "<3>[   12.345678] dtrbd: dtrbd0: selftest other error" >>"$d/bad.log"
+	out=$(lab_scan_kernel_log "$d/bad.log" 2>&1) && fail "lab_expect_kernel let another error line pass"
+	[[ "$out" == *"selftest other error"* && "$out" != *"selftest expected error"* ]] ||
+		fail "health check printed the wrong lines: $out"
+	cp "$d/clean.log" "$d/bad.log"
+	printf '%s\n' "<3>[   12.345678] WARNING: CPU: 0 PID: 1 at x.c:1 selftest expected error" >>"$d/bad.log"
+	lab_scan_kernel_log "$d/bad.log" 2>/dev/null && fail "lab_expect_kernel hid a kernel warning"
+	_LAB_KERNEL_EXPECT=("${saved[@]}")
+	log "warning detection: ${#samples[@]} kinds of kernel trouble detected, expected dtrbd errors filtered"
+}
+
+# What the detection relies on in a real guest: levels on the console and in
+# the saved logs, and a short hung-task timeout.
+lab_selftest_guest_logging() {
+	local f=$LAB_DIR/h1/console.log i
+	# A line at level 4 through /dev/kmsg (facility user: <12>) must reach
+	# the console with its level.
+	lab_exec h1 "echo '<4>lab-selftest: console level probe' >/dev/kmsg"
+	for ((i = 0; i < 20; i++)); do
+		grep -qaE '^<12>\[ *[0-9]+\.[0-9]+\] lab-selftest: console level probe' "$f" && break
+		sleep 0.5
+	done
+	((i < 20)) || fail "the console log has no syslog levels (console_msg_format=syslog not in effect)"
+	# The saved logs (dmesg -r): every line starts with its level.
+	local raw
+	raw=$(lab_exec h1 'dmesg -r')
+	grep -E '^<[0-9]+>\[ *[0-9.]+\] lab-selftest: console level probe' >/dev/null <<<"$raw" ||
+		fail "dmesg -r in the guest does not show the probe with a level"
+	! grep -vE '^<[0-9]+>' <<<"$raw" | grep -q . || fail "dmesg -r in the guest has lines without a level"
+	assert_eq "$(lab_exec h1 cat /proc/sys/kernel/hung_task_timeout_secs)" "$_LAB_HUNG_TASK_SECS" \
+		"kernel.hung_task_timeout_secs in the guest"
 }
 
 lab_start 2
@@ -144,6 +194,7 @@ done
 
 # --- health check -------------------------------------------------------------------------
 lab_selftest_warn_detection
+lab_selftest_guest_logging
 lab_dmesg h1 | grep -q 'Linux version' || fail "lab_dmesg"
 
 log "lab selftest OK"
