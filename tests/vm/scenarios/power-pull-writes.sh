@@ -17,7 +17,7 @@ dt_setup_pair h1 h2 0
 
 fio_job() {	# fio_job ROUND: three jobs, one per queue depth, each its own 12 MiB
 	local r=$1
-	printf '%s ' fio --direct=1 --ioengine=libaio --rw=randwrite \
+	printf '%s ' fio --filename=/dev/dtrbd0 --direct=1 --ioengine=libaio --rw=randwrite \
 		--bssplit=4k/50:16k/25:64k/20:128k/5 --fsync=8 --size=12M \
 		--randrepeat=0 --refill_buffers --time_based --runtime="$RUNTIME" \
 		--output-format=json --output="/lab/fio-$r.json" \
