@@ -370,3 +370,49 @@ TEST_CASE("arbiter: check_params refuses a zombie bound shorter than the isolati
 	CHECK(r->find("zombie-bound") != std::string::npos);
 	CHECK(!check_params(Params{}));
 }
+
+TEST_CASE("arbiter: a daemon crash in the middle of a hand-over converges")
+{
+	// Kill the handing-over side while its domain shuts down, and the
+	// receiving side right after it promoted.
+	for (int victim : {P1, P2}) {
+		World w = steady(21 + victim);
+		REQUIRE(!w.command(P1, Command{Command::Kind::Migrate, "p2"}));
+		bool hit = w.run_until([&] {
+			// (once a heartbeat carried the request to p2: a
+			// request its daemon never sent dies with it)
+			return victim == P1 ?
+				w.h[P1].dom == DomainState::ShuttingDown &&
+				w.h[P2].arb->placement_seq > 0 :
+				w.h[P2].dev.role == Role::Primary;
+		}, Duration{20000});
+		REQUIRE(hit);
+		w.kill_daemon(victim, Duration{2000});
+		bool ok = w.run_until([&] { return w.running_on() == P2; },
+				      Duration{30000});
+		INFO(w.dump());
+		CHECK(ok);
+		CHECK(!w.violation);
+		w.run_for(Duration{5000});
+		CHECK(w.running_on() == P2);
+		CHECK(w.h[P1].dev.role == Role::Secondary);
+		CHECK(!w.violation);
+	}
+}
+
+TEST_CASE("arbiter: every withheld promotion and refused command carries a sentence")
+{
+	World w = steady();
+	w.witness_power(false);
+	w.power(P1, false);
+	w.run_for(Duration{5000});
+	auto b = w.blocked(P2);
+	REQUIRE(b);
+	CHECK(b->find("'dtrbdctl primary 1 --force'") != std::string::npos);
+	for (auto kind : {Command::Kind::FailBack, Command::Kind::Migrate}) {
+		auto r = w.command(P2, Command{kind, "p1"});
+		REQUIRE(r);
+		CHECK(r->size() > 20);
+		CHECK(r->find("p1") != std::string::npos);
+	}
+}
