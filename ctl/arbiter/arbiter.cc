@@ -166,6 +166,15 @@ bool i_am_holder(const State &s)
 	return r && r->holder == s.self && !r->released;
 }
 
+// The witness records this host as the only current one and the holder:
+// it may write without its peer.
+bool sole_current(const State &s)
+{
+	const WitnessRecord *r = record(s);
+	return r && i_am_holder(s) && r->current.size() == 1 &&
+	       r->current[0] == s.self;
+}
+
 bool self_eligible(const State &s)
 {
 	const KernelView &k = *s.kernel;
@@ -674,6 +683,48 @@ void do_hand_over(Ctx &c)
 	}
 }
 
+// A Primary without its peer whose domain is not running, and that the
+// witness does not record as the only current host: get that recorded
+// (claim, outdate) before anything writes, or demote.
+void do_confirm_alone(Ctx &c)
+{
+	State &s = c.s;
+	const KernelView &k = *s.kernel;
+	const WitnessRecord *r = record(s);
+	bool refused = !s.witness_refusal.empty() && r &&
+		       !contains(r->current, s.self);
+	if (!witness_reachable(s) || refused) {
+		if (kernel_busy(s) || c.now < s.next_kernel) {
+			c.at(s.next_kernel);
+			return;
+		}
+		if (k.open_count > 0) {
+			c.block(cat("cannot demote ", s.spec.name, ": /dev/dtrbd",
+				    s.spec.minor, " is held open; close it"));
+			return;
+		}
+		issue(c, ActionKind::Demote,
+		      cat("demoting: Primary without ", s.peer, " and ",
+			  refused ? std::string("the witness does not count "
+						"this copy as current") :
+			  std::string("the witness is unreachable"),
+			  ", so this host may not write alone"));
+		return;
+	}
+	if (witness_busy(s) || c.now < s.next_witness) {
+		c.at(s.next_witness);
+		return;
+	}
+	if (!i_am_holder(s))
+		issue(c, ActionKind::WitnessClaim,
+		      cat("Primary without ", s.peer, ": claiming at the witness "
+			  "before starting ", s.spec.domain));
+	else
+		issue(c, ActionKind::WitnessOutdate,
+		      cat("Primary without ", s.peer, ": recording ", s.peer,
+			  "'s copy as outdated before starting ", s.spec.domain));
+}
+
 // Promote without a connected UpToDate peer: claim, outdate, promote.
 void do_alone_promotion(Ctx &c, const std::string &why)
 {
@@ -901,6 +952,13 @@ void decide(Ctx &c)
 			return;
 		}
 		s.shutdown_deadline.reset();
+		if (!domain_up(s.vm->state) && !connected(s) && !sole_current(s)) {
+			// Promoted while connected, but the link died before
+			// the domain started (or the promotion ran after it
+			// died): writing alone needs the witness first.
+			do_confirm_alone(c);
+			return;
+		}
 		if (!domain_up(s.vm->state))
 			do_start_domain(c, "Primary here");
 		do_witness_upkeep(c);
