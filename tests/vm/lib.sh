@@ -563,6 +563,9 @@ lab_start() {
 	for h in "${LAB_HOSTS[@]}"; do _lab_boot "$h"; done
 	local deadline=$((EPOCHSECONDS + $(_lab_boot_timeout)))
 	for h in "${LAB_HOSTS[@]}"; do _lab_wait_ready "$h" "$deadline"; done
+	if [[ -n "$_LAB_MODROOT" ]]; then
+		for h in "${LAB_HOSTS[@]}"; do _lab_kmemleak_baseline "$h"; done
+	fi
 	log "lab: ${n} host(s) up in $(_lab_since "$t0")s"
 }
 
@@ -738,6 +741,7 @@ lab_power_on() {
 	_lab_running "$h" && fail "lab_power_on: $h is already running"
 	_lab_boot "$h"
 	_lab_wait_ready "$h" $((EPOCHSECONDS + $(_lab_boot_timeout)))
+	[[ -z "$_LAB_MODROOT" ]] || _lab_kmemleak_baseline "$h"
 	log "lab: $h powered on ($(_lab_since "$t0")s)"
 }
 
@@ -863,6 +867,15 @@ _lab_kmemleak() {
 	else
 		rm -f "$hd/kmemleak.$tag.tmp"
 	fi
+}
+
+# _lab_kmemleak_baseline HOST: right after a boot, scan and forget what
+# kmemleak suspects so far (the boot's own noise), so the report at the end
+# holds only what leaked while the scenario ran.
+_lab_kmemleak_baseline() {
+	lab_exec_timeout $((120 * $(_lab_timeout_scale))) "$1" \
+		'f=/sys/kernel/debug/kmemleak; [ -e $f ] || exit 0; echo scan >$f && echo clear >$f' ||
+		echo "lab: could not clear kmemleak's boot-time suspects on $1" >&2
 }
 
 # lab_stop: save every running guest's dmesg, power all guests off, then run
