@@ -542,6 +542,10 @@ lab_start() {
 		_LAB_MODROOT=""
 	fi
 	_LAB_INITRD=$(_lab_initramfs "$LAB_KVER" "$_LAB_MODROOT") || fail "cannot build the initramfs"
+	# A copy of our own: a lab from another tree (other inputs, same kernel)
+	# replaces the cached image, and a later power-on must still find it.
+	cp "$_LAB_INITRD" "$LAB_DIR/initrd.cpio.gz" || fail "cannot copy the initramfs into $LAB_DIR"
+	_LAB_INITRD=$LAB_DIR/initrd.cpio.gz
 	# Multicast group and port per run, so concurrent/stale labs never
 	# share a network.  230.99.0.0/16 is an administratively scoped range.
 	_LAB_MCAST_GROUP="230.99.$((($$ >> 8) & 255)).$(($$ & 255))"
