@@ -3,7 +3,8 @@
 #
 # Hosts see this machine's root, so the fresh build is used in place:
 #   DT_TOP/kmod/dtrbd.ko and DT_TOP/build/ctl/dtrbdctl
-# Host hI has address 10.99.0.I; device MINOR replicates on port 7700+MINOR.
+# Host I (hI, or the I-th of lab_start --names) has address 10.99.0.I
+# (lab_ip); device MINOR replicates on port 7700+MINOR.
 
 DT_TOP=$(cd "$LAB_ROOT/../.." && pwd)
 # DTRBD_KO / DTRBD_CTL override them (e.g. to benchmark a saved build);
@@ -68,7 +69,7 @@ dt() {
 	lab_exec "$h" "$DT_CTL" "$@"
 }
 
-dt_ip() { echo "10.99.0.${1#h}"; }
+dt_ip() { lab_ip "$1"; }
 
 # dt_field HOST MINOR JQ-FILTER: one field of "status MINOR --json".
 dt_field() {

@@ -15,8 +15,9 @@
 #     QEMU user-mode NIC (lab0) whose only use is a host-forwarded TCP port.
 #
 # Public API (names are fixed; scenarios and other tools rely on them):
-#   lab_start N [--mem MiB] [--disk-mib M] [--hung-task SECS]
-#                                            boot h1..hN, wait for their agents
+#   lab_start N [--mem MiB] [--disk-mib M] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+#                                            boot h1..hN (or the names), wait for their agents
+#   lab_ip HOST                              the host's test-network address (10.99.0.I)
 #   lab_exec HOST CMD...                     run a shell command, return stdout/rc
 #   lab_exec_timeout SECS HOST CMD...        same with a time limit (rc 124)
 #   lab_bg HOST CMD...                       start in background, sets LAB_BG_ID
@@ -80,6 +81,8 @@ _LAB_KERNEL_EXPECT=()
 _LAB_HUNG_TASK_SECS=10
 
 _LAB_MEM=1024
+declare -A _LAB_MEM_OF=()	# per-host memory (--mem-of), MiB
+declare -A _LAB_INDEX=()	# host name -> I (address 10.99.0.I, MAC ..:I)
 _LAB_DISK_MIB=256
 _LAB_SEQ=0
 _LAB_STARTED=0
@@ -330,6 +333,12 @@ lab_host_dir() {
 	printf '%s/%s/lab\n' "$LAB_DIR" "$1"
 }
 
+# lab_ip HOST: the host's address on the test network.
+lab_ip() {
+	_lab_check_host "$1" || return 1
+	printf '10.99.0.%s\n' "${_LAB_INDEX[$1]}"
+}
+
 _lab_check_host() {
 	if [[ -z "$LAB_DIR" ]]; then
 		echo "lab: no lab running (call lab_start first)" >&2
@@ -375,7 +384,7 @@ _lab_qemu_escape() { printf '%s' "${1//,/,,}"; }
 _lab_boot() {
 	local h=$1 hd i port
 	hd=$(_lab_hdir "$h")
-	i=${h#h}
+	i=${_LAB_INDEX[$h]}
 	port=$(_lab_free_port) || fail "no free TCP port for the agent of $h"
 	echo "$port" >"$hd/agent.port"
 	rm -f "$hd/lab/.agent/ready" "$hd/qmp.sock"
@@ -404,7 +413,8 @@ _lab_boot() {
 	# The debug kernel's modules live in its cache: the initramfs binds them
 	# at /lib/modules/$(uname -r) of the guest.
 	[[ -z "$_LAB_MODROOT" ]] || append+=" lab.modroot=$_LAB_MODROOT"
-	append+=" lab.nhosts=${#LAB_HOSTS[@]} lab.init=$LAB_ROOT/guest/init.sh"
+	append+=" lab.nhosts=${#LAB_HOSTS[@]} lab.names=$(IFS=,; echo "${LAB_HOSTS[*]}")"
+	append+=" lab.init=$LAB_ROOT/guest/init.sh"
 	append+=" lab.agent=$LAB_ROOT/guest/agent.sh lab.agentport=$_LAB_GUEST_PORT"
 	# shellcheck disable=SC2054 # commas are QEMU option syntax
 	local args=(
@@ -412,7 +422,7 @@ _lab_boot() {
 		# A guest reboot or panic (panic=1) ends QEMU: the lab then sees the
 		# host as powered off instead of waiting on a half-dead guest.
 		-no-reboot
-		-accel tcg,thread=multi -cpu max -smp 1 -m "$_LAB_MEM"
+		-accel tcg,thread=multi -cpu max -smp 1 -m "${_LAB_MEM_OF[$h]:-$_LAB_MEM}"
 		-kernel "$_LAB_KIMAGE" -initrd "$_LAB_INITRD" -append "$append"
 		# append=on: the console log keeps every boot of this host.
 		-chardev "file,id=con0,path=$(_lab_qemu_escape "$hd/console.log"),append=on"
@@ -485,9 +495,12 @@ _lab_wait_ready() {
 # lab_start / lab_power_on.  E.g. lab_guest_setup 'modprobe drbd usermode_helper=/bin/true'
 lab_guest_setup() { LAB_GUEST_SETUP=$1; }
 
-# lab_start N [--mem MiB] [--disk-mib M]
+# lab_start N [--mem MiB] [--disk-mib M] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+#   --names: the hosts' names instead of h1..hN (host I still has address
+#   10.99.0.I, so "--names p1,p2,witness" gives p1=.1, p2=.2, witness=.3);
+#   --mem-of: memory of one host (repeatable), --mem the others'.
 lab_start() {
-	local n=${1:-}
+	local n=${1:-} names="" mo
 	[[ "$n" =~ ^[1-9][0-9]*$ && $n -le 50 ]] || fail "lab_start: need a host count (1..50), got '$n'"
 	shift
 	while (($#)); do
@@ -497,6 +510,13 @@ lab_start() {
 		--hung-task)
 			[[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || fail "lab_start: --hung-task needs seconds"
 			_LAB_HUNG_TASK_SECS=$2
+			shift 2
+			;;
+		--names) names=${2:?--names needs A,B,...}; shift 2 ;;
+		--mem-of)
+			mo=${2:?--mem-of needs HOST=MiB}
+			[[ "$mo" =~ ^[a-z][a-z0-9-]*=[1-9][0-9]*$ ]] || fail "lab_start: --mem-of wants HOST=MiB, got '$mo'"
+			_LAB_MEM_OF[${mo%%=*}]=${mo#*=}
 			shift 2
 			;;
 		*) fail "lab_start: unknown option '$1'" ;;
@@ -553,10 +573,27 @@ lab_start() {
 
 	LAB_HOSTS=()
 	local i h t0=$EPOCHREALTIME
-	for ((i = 1; i <= n; i++)); do LAB_HOSTS+=("h$i"); done
+	if [[ -n "$names" ]]; then
+		IFS=, read -r -a LAB_HOSTS <<<"$names"
+		((${#LAB_HOSTS[@]} == n)) || fail "lab_start: $n hosts but ${#LAB_HOSTS[@]} names ($names)"
+	else
+		for ((i = 1; i <= n; i++)); do LAB_HOSTS+=("h$i"); done
+	fi
+	_LAB_INDEX=()
+	for ((i = 1; i <= n; i++)); do
+		h=${LAB_HOSTS[i - 1]}
+		# A name is a host name, a directory and a QEMU -name.
+		[[ "$h" =~ ^[a-z][a-z0-9-]{0,30}$ ]] || fail "lab_start: bad host name '$h' (lower-case letters, digits, '-')"
+		[[ -z "${_LAB_INDEX[$h]:-}" ]] || fail "lab_start: host name '$h' given twice"
+		_LAB_INDEX[$h]=$i
+	done
+	for h in "${!_LAB_MEM_OF[@]}"; do
+		[[ -n "${_LAB_INDEX[$h]:-}" ]] || fail "lab_start: --mem-of names '$h', which is not a host (${LAB_HOSTS[*]})"
+	done
 	{
 		echo "kernel=$LAB_KVER image=$_LAB_KIMAGE modules=${_LAB_MODROOT:-/} initrd=$_LAB_INITRD"
 		echo "hosts=${LAB_HOSTS[*]} mem=$_LAB_MEM disk_mib=$_LAB_DISK_MIB hung_task_secs=$_LAB_HUNG_TASK_SECS"
+		for h in "${!_LAB_MEM_OF[@]}"; do echo "mem.$h=${_LAB_MEM_OF[$h]}"; done
 		echo "mcast=$_LAB_MCAST_GROUP:$_LAB_MCAST_PORT"
 	} >"$LAB_DIR/lab.info"
 	for h in "${LAB_HOSTS[@]}"; do

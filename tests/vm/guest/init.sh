@@ -2,7 +2,7 @@
 # PID 1 of a lab guest, after the initramfs switch_root'ed into the host's
 # root (9p, read-only) under a tmpfs overlay.  Started by
 # tests/vm/guest/initramfs-init; its parameters come from the kernel command
-# line (lab.host=, lab.ip=, lab.nhosts=, lab.agent=, lab.agentport=).
+# line (lab.host=, lab.ip=, lab.nhosts=, lab.names=, lab.agent=, lab.agentport=).
 #
 # It sets up the minimum a test host needs (pseudo file systems, hostname,
 # network, the writable /lab share), runs the scenario's optional setup hook,
@@ -31,6 +31,7 @@ done
 HOST=${P[host]:-guest}
 IP=${P[ip]:-}
 NHOSTS=${P[nhosts]:-0}
+IFS=, read -r -a NAMES <<<"${P[names]:-}"
 AGENT=${P[agent]:-}
 AGENT_PORT=${P[agentport]:-7000}
 
@@ -47,7 +48,11 @@ echo "$HOST" >/etc/hostname
 {
 	echo "127.0.0.1 localhost"
 	echo "::1 localhost ip6-localhost ip6-loopback"
-	for ((i = 1; i <= NHOSTS; i++)); do echo "10.99.0.$i h$i"; done
+	# Host I is 10.99.0.I, named as lab_start --names says (h1..hN by default).
+	for ((i = 1; i <= NHOSTS; i++)); do
+		n=${NAMES[i - 1]:-h$i}
+		if [[ "$n" == "h$i" ]]; then echo "10.99.0.$i $n"; else echo "10.99.0.$i $n h$i"; fi
+	done
 } >/etc/hosts
 mkdir -p /var/log /lab
 

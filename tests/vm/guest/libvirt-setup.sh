@@ -1,0 +1,51 @@
+#!/bin/bash
+# Runs in a lab host guest at every boot (lab_guest_setup, see tests/vm/vm.sh)
+# and makes it a libvirt host for nested KVM service VMs:
+#   - /dev/kvm from kvm_amd (TCG's -cpu max emulates an AMD CPU with SVM);
+#   - qemu.conf: run QEMU as root with no security driver, no ownership
+#     changes and no virtlogd (stdio_handler "file"): the guest has no
+#     dbus, systemd, virtlogd or SELinux/AppArmor;
+#   - no autostarted default network (it needs dnsmasq and iptables);
+#   - libvirtd -d, its log in /lab/libvirtd.log;
+#   - in the background, one "virsh version": the first connection makes
+#     libvirtd probe QEMU's capabilities (tens of seconds under TCG), so no
+#     scenario timing includes it. It leaves /lab/libvirt.ready with
+#     "rc=N secs=S" (vm_libvirt_wait in vm.sh waits for it).
+# The initramfs already mounted /run, /dev/pts, /dev/shm and cgroup2, which
+# libvirtd needs. Output goes to /lab/setup.log.
+set -u
+rm -f /lab/libvirt.ready
+mkdir -p /lab/vm
+
+if ! modprobe kvm_amd 2>/dev/null; then
+	modprobe kvm_intel 2>/dev/null || echo "libvirt-setup: neither kvm_amd nor kvm_intel loads"
+fi
+[[ -c /dev/kvm ]] || echo "libvirt-setup: no /dev/kvm: service VMs cannot use type='kvm'"
+
+cat >>/etc/libvirt/qemu.conf <<'CONF'
+# tests/vm/guest/libvirt-setup.sh
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+stdio_handler = "file"
+CONF
+rm -f /etc/libvirt/qemu/networks/autostart/*.xml
+cat >>/etc/libvirt/libvirtd.conf <<'CONF'
+# tests/vm/guest/libvirt-setup.sh
+log_outputs = "3:file:/lab/libvirtd.log"
+CONF
+
+libvirtd -d || { echo "libvirt-setup: libvirtd -d failed (rc $?)"; echo "rc=1 secs=0" >/lab/libvirt.ready; exit 1; }
+
+setsid bash -c '
+	t0=$EPOCHREALTIME
+	for i in $(seq 1 100); do [[ -S /run/libvirt/libvirt-sock ]] && break; sleep 0.1; done
+	virsh -c qemu:///system version >/lab/libvirt.version 2>&1
+	rc=$?
+	t1=$EPOCHREALTIME
+	echo "rc=$rc secs=$(( (${t1/./} - ${t0/./}) / 1000000 ))" >/lab/libvirt.ready.tmp
+	mv /lab/libvirt.ready.tmp /lab/libvirt.ready
+' </dev/null >/lab/libvirt.warmup.log 2>&1 &
+echo "libvirt-setup: libvirtd started"
