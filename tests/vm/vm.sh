@@ -112,7 +112,9 @@ vm_image() {
 		fail "vm_image: building the service VM image failed"
 	}
 	rm -rf "$tmp"
-	find "$cache" -maxdepth 1 -name "svc-$kver-*.cpio.gz" ! -path "$VM_INITRD" -delete 2>/dev/null || true
+	# Older images may still be in use by a lab running from another tree
+	# (the domain XML names the file): only those unused for a day go.
+	find "$cache" -maxdepth 1 -name "svc-$kver-*.cpio.gz" ! -path "$VM_INITRD" -mtime +1 -delete 2>/dev/null || true
 	log "vm: built the service VM image $VM_INITRD"
 }
 
