@@ -230,10 +230,14 @@ TEST_CASE("arbiter sim: random fault sequences keep the invariants and converge"
 // Sequences that once failed, kept as regressions. 9868: p2 promoted on a
 // connected view, the promotion ran after the link died (witness down), and
 // the unfrozen Primary without its peer would have started the domain and
-// written alone without the witness outdating p1.
+// written alone without the witness outdating p1. 19915: the zombie check
+// counted a domain whose daemon was dead (nothing can destroy it then; its
+// disk is frozen): a defect of the check, not of the arbiter. 26020: the
+// same with a daemon restarted into a freeze just before the survivor
+// started the domain (see "The zombie bound" in architecture.md).
 TEST_CASE("arbiter sim: sequences that found bugs stay fixed")
 {
-	for (uint64_t seed : {9868ull}) {
+	for (uint64_t seed : {9868ull, 19915ull, 26020ull}) {
 		Run r = run(seed, make_faults(seed));
 		INFO("seed " << seed << "\n" << r.trace);
 		CHECK(!r.failure);
