@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "daemon/control.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "dtrbd_protocol.h"
@@ -238,6 +239,13 @@ Status prepare_connect(Invocation &inv)
 			return rate.status();
 		o.resync_rate_kib = *rate;
 	}
+	if (inv.vm.count("secret-file")) {
+		// Not a usage error: the file is there but unfit (exit status 1).
+		auto secret = crypto::read_secret_file(text(inv, "secret-file"));
+		if (!secret)
+			return secret.status();
+		o.secret = std::move(*secret);
+	}
 	return {};
 }
 
@@ -450,7 +458,8 @@ const Command kCommands[] = {
 {
 	"connect", "connect MINOR --local IP:PORT --peer IP:PORT [--protocol C]\n"
 	"         [--timeout SECONDS] [--ping-ms N] [--peer-timeout-ms N]\n"
-	"         [--discard-my-data] [--after-sb POLICY] [--resync-rate RATE]",
+	"         [--discard-my-data] [--after-sb POLICY] [--resync-rate RATE]\n"
+	"         [--secret-file PATH]",
 	"connect /dev/dtrbdMINOR to its peer",
 	"Run the same command on both hosts, with --local and --peer swapped.\n"
 	"The host whose local endpoint is numerically lower (IP, then port)\n"
@@ -464,6 +473,15 @@ const Command kCommands[] = {
 	"attempt to the module's report, must finish within --timeout seconds;\n"
 	"if the module took the socket but did not report the connection up\n"
 	"in time, connect disconnects the device again.\n"
+	"\n"
+	"With --secret-file, after the hello both sides prove to each other\n"
+	"that they know the shared secret (an HMAC-SHA256 challenge/response\n"
+	"over fresh random nonces and both hellos); a wrong secret, or a peer\n"
+	"without --secret-file when this side has one (or the reverse), is\n"
+	"refused on both sides with one sentence, and no socket reaches the\n"
+	"module. The hello and the authentication must finish within 10 s of\n"
+	"the TCP connection, so a silent peer cannot hang connect. This\n"
+	"authenticates the peer; it does not encrypt the replication traffic.\n"
 	"\n"
 	"Replication protocols: A - a write completes when it is on the local\n"
 	"disk and in the send buffer; B - when the peer has received it; C (the\n"
@@ -525,6 +543,10 @@ const Command kCommands[] = {
 		    "discard-zero-changes or discard-secondary");
 		add("resync-rate", po::value<std::string>()->value_name("RATE"),
 		    str("resync speed: ", kRateHelp, " (default: dynamic)").c_str());
+		add("secret-file", po::value<std::string>()->value_name("PATH"),
+		    "authenticate the peer: both sides prove they know the secret in "
+		    "PATH (at least 16 bytes, mode 600) before the socket is handed "
+		    "to the module; both sides must give it, or neither");
 	},
 	run_connect, prepare_connect,
 },

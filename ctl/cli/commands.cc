@@ -173,6 +173,7 @@ Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 	p.ours.size_bytes = *d->size_bytes;
 	p.ours.minor = o.minor;
 	p.ours.node_name = o.node_name;
+	p.secret = o.secret;
 	auto link = establish(p);
 	if (!link)
 		return link.status();

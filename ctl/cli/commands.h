@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 #include <ostream>
 #include <string>
 
@@ -27,6 +28,8 @@ struct ConnectOptions {
 	bool csum_resync = false;
 	std::optional<uint8_t> after_sb;	// enum dtrbd_after_sb
 	std::optional<uint32_t> resync_rate_kib;	// 0: dynamic
+	// --secret-file's content: the peer must prove it knows it (conn/auth.h).
+	std::optional<std::vector<uint8_t>> secret;
 };
 
 struct AttachOptions {

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <thread>
 
+#include "common/crypto.h"
 #include "common/log.h"
+#include "conn/auth.h"
 
 namespace dtrbd {
 
@@ -131,59 +133,163 @@ Result<UniqueFd> connect_peer(const LinkParams &p)
 	}
 }
 
-Status send_all(int fd, const uint8_t *buf, size_t len, const LinkParams &p)
+// The handshake after the TCP connection: one deadline for all of it.
+struct Handshake {
+	int fd;
+	std::string peer;
+	Clock::time_point deadline;
+	long long timeout_ms;
+};
+
+Status send_all(const Handshake &h, const uint8_t *buf, size_t len, const char *what)
 {
 	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = send(h.fd, buf, len, MSG_NOSIGNAL);
 		if (n > 0) {
 			buf += n, len -= n;
 			continue;
 		}
 		if (errno != EAGAIN && errno != EINTR)
-			return Status::error(str("could not send the hello to ", p.peer.str(),
+			return Status::error(str("could not send the ", what, " to ", h.peer,
 						 ": ", errno_text(errno)), errno);
-		if (wait_fd(fd, POLLOUT, p.deadline) == 0)
-			return Status::error(str("could not send the hello to ", p.peer.str(),
-						 " within ", p.timeout_s, " s"), ETIMEDOUT);
+		if (wait_fd(h.fd, POLLOUT, h.deadline) == 0)
+			return Status::error(str("could not send the ", what, " to ", h.peer,
+						 " within ", h.timeout_ms, " ms"), ETIMEDOUT);
 	}
 	return {};
 }
 
-Status recv_all(int fd, uint8_t *buf, size_t len, const LinkParams &p)
+Status recv_all(const Handshake &h, uint8_t *buf, size_t len, const char *what)
 {
 	while (len) {
-		ssize_t n = recv(fd, buf, len, 0);
+		ssize_t n = recv(h.fd, buf, len, 0);
 		if (n > 0) {
 			buf += n, len -= n;
 			continue;
 		}
 		if (n == 0)
-			return Status::error(str(p.peer.str(),
-						 " closed the connection during the hello"),
+			return Status::error(str(h.peer, " closed the connection before sending its ", what),
 					     ECONNRESET);
 		if (errno != EAGAIN && errno != EINTR)
-			return Status::error(str("could not receive the hello from ", p.peer.str(),
+			return Status::error(str("could not receive the ", what, " from ", h.peer,
 						 ": ", errno_text(errno)), errno);
-		if (wait_fd(fd, POLLIN, p.deadline) == 0)
-			return Status::error(str(p.peer.str(), " did not send its hello within ",
-						 p.timeout_s, " s"), ETIMEDOUT);
+		if (wait_fd(h.fd, POLLIN, h.deadline) == 0)
+			return Status::error(str(h.peer, " did not send its ", what, " within ",
+						 h.timeout_ms, " ms of the connection"), ETIMEDOUT);
 	}
 	return {};
 }
 
-Result<Hello> exchange_hello(int fd, const LinkParams &p)
+// One userspace packet of a fixed body size: header checked, body read.
+Result<auth::Bytes> recv_packet(const Handshake &h, uint16_t type, size_t body_len, const char *what)
 {
-	HelloPacket out = encode_hello(p.ours), in;
-	Status st = send_all(fd, out.data(), out.size(), p);
+	auth::Bytes hdr(auth::kHdr), body(body_len);
+	Status st = recv_all(h, hdr.data(), hdr.size(), what);
 	if (st)
-		st = recv_all(fd, in.data(), kHdrSize, p);
+		st = auth::check_header(hdr, type, body_len, what);
 	if (st)
-		st = check_hello_header(in.data());
-	if (st)
-		st = recv_all(fd, in.data() + kHdrSize, kHelloSize, p);
+		st = recv_all(h, body.data(), body.size(), what);
 	if (!st)
 		return st;
-	return decode_hello(in.data() + kHdrSize);
+	return body;
+}
+
+struct HelloExchange {
+	Hello peer;
+	HelloPacket ours_raw, peer_raw;
+};
+
+Result<HelloExchange> exchange_hello(const Handshake &h, const LinkParams &p)
+{
+	HelloExchange x;
+	x.ours_raw = encode_hello(p.ours);
+	Status st = send_all(h, x.ours_raw.data(), x.ours_raw.size(), "hello");
+	if (st)
+		st = recv_all(h, x.peer_raw.data(), kHdrSize, "hello");
+	if (st)
+		st = check_hello_header(x.peer_raw.data());
+	if (st)
+		st = recv_all(h, x.peer_raw.data() + kHdrSize, kHelloSize, "hello");
+	if (!st)
+		return st;
+	auto peer = decode_hello(x.peer_raw.data() + kHdrSize);
+	if (!peer)
+		return peer.status();
+	x.peer = std::move(*peer);
+	return x;
+}
+
+// Mutual challenge/response (conn/auth.h). True when the peer proved the
+// secret, false when neither side has one.
+Result<bool> authenticate(const Handshake &h, const LinkParams &p, bool listener,
+			  const HelloExchange &x)
+{
+	auth::Challenge ours;
+	ours.has_secret = p.secret.has_value();
+	if (ours.has_secret) {
+		Status st = crypto::random_bytes(ours.nonce);
+		if (!st)
+			return st;
+	}
+	auto out = auth::encode_challenge(ours);
+	Status st = send_all(h, out.data(), out.size(), "authentication challenge");
+	if (!st)
+		return st;
+	auto in = recv_packet(h, auth::P_AUTH_CHALLENGE, auth::kChallengeBody, "authentication challenge");
+	if (!in)
+		return in.status();
+	auto theirs = auth::decode_challenge(*in);
+	if (!theirs)
+		return theirs.status();
+	st = auth::check_challenges(ours, *theirs, h.peer);
+	if (!st)
+		return st;
+	if (!ours.has_secret)
+		return false;
+
+	const auto me = listener ? auth::Role::Listener : auth::Role::Connector;
+	const auto them = listener ? auth::Role::Connector : auth::Role::Listener;
+	auth::Transcript t;
+	t.listener_nonce = listener ? ours.nonce : theirs->nonce;
+	t.connector_nonce = listener ? theirs->nonce : ours.nonce;
+	const HelloPacket &lh = listener ? x.ours_raw : x.peer_raw;
+	const HelloPacket &ch = listener ? x.peer_raw : x.ours_raw;
+	t.listener_hello.assign(lh.begin(), lh.end());
+	t.connector_hello.assign(ch.begin(), ch.end());
+	const auto &secret = *p.secret;
+
+	out = auth::encode_response(auth::proof(secret, me, t));
+	st = send_all(h, out.data(), out.size(), "authentication response");
+	if (!st)
+		return st;
+	in = recv_packet(h, auth::P_AUTH_RESPONSE, auth::kResponseBody, "authentication response");
+	if (!in)
+		return in.status();
+	auto got = auth::decode_response(*in);
+	if (!got)
+		return got.status();
+	bool good = auth::verify_proof(secret, them, t, *got);
+
+	auth::Verdict v;
+	v.accepted = good;
+	if (good)
+		v.mac = auth::accept_mac(secret, me, t);
+	out = auth::encode_verdict(v);
+	st = send_all(h, out.data(), out.size(), "authentication result");
+	if (!good)
+		return auth::wrong_secret(h.peer);	// our verdict told the peer
+	if (!st)
+		return st;
+	in = recv_packet(h, auth::P_AUTH_RESULT, auth::kResultBody, "authentication result");
+	if (!in)
+		return in.status();
+	auto verdict = auth::decode_verdict(*in);
+	if (!verdict)
+		return verdict.status();
+	st = auth::check_verdict(secret, them, t, *verdict, h.peer);
+	if (!st)
+		return st;
+	return true;
 }
 
 } // namespace
@@ -205,13 +311,23 @@ Result<Link> establish(const LinkParams &p)
 	log::debug("TCP connection to ", p.peer.str(), " established (",
 		   link.listener ? "accepted" : "connected", ")");
 
-	auto peer = exchange_hello(link.fd.get(), p);
-	if (!peer)
-		return peer.status();
-	auto agreed = negotiate(p.ours, *peer);
+	Handshake h{link.fd.get(), p.peer.str(),
+		    std::min(p.deadline, Clock::now() + p.handshake_timeout),
+		    static_cast<long long>(p.handshake_timeout.count())};
+	auto x = exchange_hello(h, p);
+	if (!x)
+		return x.status();
+	// Authenticate before trusting anything else the peer said.
+	auto authed = authenticate(h, p, link.listener, *x);
+	if (!authed) {
+		log::debug("authentication with ", p.peer.str(), " failed: ", authed.status().message());
+		return authed.status();
+	}
+	link.authenticated = *authed;
+	auto agreed = negotiate(p.ours, x->peer);
 	if (!agreed)
 		return agreed.status();
-	link.peer = std::move(*peer);
+	link.peer = std::move(x->peer);
 	link.agreed = *agreed;
 
 	// The kernel takes over a blocking socket that sends small packets

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <vector>
 
 #include "common/fd.h"
 #include "common/status.h"
@@ -23,6 +25,13 @@ struct LinkParams {
 	Clock::time_point deadline;
 	unsigned timeout_s = 30;	// only to word errors
 	Hello ours;
+	// With a secret, the peer must prove it knows the same one (conn/auth.h)
+	// before establish() returns; a side with and a side without refuse
+	// each other. Without, the peer must not have one either.
+	std::optional<std::vector<uint8_t>> secret;
+	// From the TCP connection on, hello and authentication must finish
+	// within this (and before @deadline), so a silent peer cannot hang us.
+	std::chrono::milliseconds handshake_timeout{10000};
 };
 
 struct Link {
@@ -30,6 +39,7 @@ struct Link {
 	bool listener = false;	// this side listened: it holds the tie-break
 	Hello peer;
 	Agreement agreed{};
+	bool authenticated = false;	// the peer proved it knows the secret
 };
 
 Result<Link> establish(const LinkParams &p);
