@@ -36,7 +36,8 @@ const char *kHelp = R"(NAME
 SYNOPSIS
     dtrbd-witness --listen IP:PORT --secret-file PATH [--state-dir DIR] [--lease-ms N]
     dtrbd-witness --dump [--state-dir DIR]
-    dtrbd-witness --status --connect IP:PORT --secret-file PATH [--as NAME] [RESOURCE...]
+    dtrbd-witness --status --connect IP:PORT --secret-file PATH [--as NAME]
+                  [--request OP RESOURCE [--peer HOST] [--in-sync]] [RESOURCE...]
 
 DESCRIPTION
     Two hosts that stop hearing each other cannot tell a dead peer from a cut
@@ -80,6 +81,14 @@ OPTIONS
         null}}. Exit 1 when it does not answer within 3 s. The request counts
         as a keep-alive from --as NAME (default "operator"): never use a
         cluster host's name, or the witness would think that host alive.
+        Up to four RESOURCEs.
+    --request OP RESOURCE [--peer HOST] [--in-sync]
+        With --status: first send one request as host --as NAME (OP is
+        claim, outdate, release or uptodate; --peer names the in-sync peer
+        for uptodate, and with --in-sync for a first claim) and add
+        {"request": {"op", "resource", "granted", "answered", "message"}}
+        to the output; exit 1 when refused. This acts as that host: it is
+        for tests and diagnosis, never for a host whose dtrbdd is running.
     --help
         Show this text.
 
@@ -124,8 +133,13 @@ nlohmann::json record_json(const std::optional<witness::Record> &r)
 		{"current", r->current}};
 }
 
+struct OneRequest {
+	std::string op, resource, peer;
+	bool in_sync = false;
+};
+
 int status(const std::string &connect, const cluster::Keys &keys, const std::string &as,
-	   const std::vector<std::string> &resources)
+	   const std::vector<std::string> &resources, const std::optional<OneRequest> &rq)
 {
 	Result<cluster::SockAddr> to = cluster::parse_endpoint(connect);
 	if (!to)
@@ -149,17 +163,29 @@ int status(const std::string &connect, const cluster::Keys &keys, const std::str
 	std::vector<std::string> ask(resources.begin(),
 				     resources.begin() + std::min(resources.size(), witness::kMaxAsk));
 	client.set_resources(ask);
+	std::optional<witness::ClientResult> result;
+	if (rq) {
+		witness::Op op = rq->op == "claim" ? witness::Op::Claim
+			       : rq->op == "outdate" ? witness::Op::Outdate
+			       : rq->op == "release" ? witness::Op::Release
+						     : witness::Op::Uptodate;
+		client.submit(1, op, rq->resource, rq->peer, rq->in_sync);
+	}
 	auto deadline = clock.now() + std::chrono::seconds(3);
 	auto done = [&] {
-		if (!client.last_answer())
+		if (!client.last_answer() || (rq && !result))
 			return false;
 		for (const std::string &r : ask)
 			if (!client.records().count(r))
 				return false;
 		return true;
 	};
+	auto take = [&](std::vector<witness::ClientResult> v) {
+		for (auto &r : v)
+			result = std::move(r);
+	};
 	while (!done() && clock.now() < deadline) {
-		(void)client.tick();
+		take(client.tick());
 		auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
 			std::min(client.next_wakeup(), deadline) - clock.now());
 		pollfd pfd = {sock->fd(), POLLIN, 0};
@@ -168,7 +194,7 @@ int status(const std::string &connect, const cluster::Keys &keys, const std::str
 				auto d = sock->receive();
 				if (!d || !*d)
 					break;
-				(void)client.receive((*d)->data);
+				take(client.receive((*d)->data));
 			}
 	}
 	nlohmann::json res = nlohmann::json::object();
@@ -180,10 +206,20 @@ int status(const std::string &connect, const cluster::Keys &keys, const std::str
 			    {"reachable", done()},
 			    {"lease_ms", std::chrono::duration_cast<std::chrono::milliseconds>(client.lease()).count()},
 			    {"resources", res}};
+	if (result)
+		j["request"] = {{"op", witness::to_string(result->op)},
+				{"resource", result->resource},
+				{"granted", result->granted},
+				{"answered", result->answered},
+				{"message", result->message}};
 	std::cout << j.dump(2) << std::endl;
 	if (!done()) {
 		say(str("the witness at ", to->to_string(),
 			" did not answer within 3 s; is it running, reachable, and using the same secret?"));
+		return 1;
+	}
+	if (result && !result->granted) {
+		say(result->message);
 		return 1;
 	}
 	return 0;
@@ -198,6 +234,7 @@ int main(int argc, char **argv)
 	bool dump = false, want_status = false;
 	std::string connect, as = "operator";
 	std::vector<std::string> names;
+	std::optional<OneRequest> rq;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		auto value = [&](std::string &out) {
@@ -220,6 +257,21 @@ int main(int argc, char **argv)
 		} else if (a == "--as") {
 			if (!value(as) || !cluster::valid_name(as))
 				return usage("--as needs a name of 1 to 31 letters, digits, '.', '_' or '-'");
+		} else if (a == "--request") {
+			OneRequest r;
+			if (!value(r.op) || !value(r.resource) ||
+			    (r.op != "claim" && r.op != "outdate" && r.op != "release" && r.op != "uptodate"))
+				return usage("--request needs OP RESOURCE, OP one of claim, outdate, release, uptodate");
+			if (!cluster::valid_name(r.resource))
+				return usage(str("'", r.resource, "' is not a resource name"));
+			rq = r;
+		} else if (a == "--peer") {
+			if (!rq || !value(rq->peer) || !cluster::valid_name(rq->peer))
+				return usage("--peer HOST comes after --request OP RESOURCE");
+		} else if (a == "--in-sync") {
+			if (!rq)
+				return usage("--in-sync comes after --request OP RESOURCE");
+			rq->in_sync = true;
 		} else if (a == "--listen") {
 			if (!value(listen))
 				return usage("--listen needs IP:PORT");
@@ -254,6 +306,8 @@ int main(int argc, char **argv)
 		std::cout << witness::to_json(*recs);
 		return 0;
 	}
+	if (rq && !want_status)
+		return usage("--request needs --status");
 	if (want_status) {
 		if (connect.empty() || secret_file.empty())
 			return usage("--status needs --connect IP:PORT and --secret-file PATH");
@@ -262,7 +316,7 @@ int main(int argc, char **argv)
 			say(sec.status().message());
 			return 1;
 		}
-		return status(connect, cluster::derive_keys(*sec), as, names);
+		return status(connect, cluster::derive_keys(*sec), as, names, rq);
 	}
 	if (listen.empty())
 		return usage("--listen IP:PORT is required");
