@@ -78,7 +78,6 @@ void dtrbd_teardown(struct work_struct *work)
 	LIST_HEAD(acks);
 	char reason[DTRBD_REASON_LEN];
 	struct socket *sock;
-	struct dtrbd_req *req;
 	unsigned int i;
 	bool was_primary, unconfirmed;
 
@@ -116,11 +115,7 @@ void dtrbd_teardown(struct work_struct *work)
 	mutex_lock(&dev->state_mutex);
 	was_primary = READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY;
 	spin_lock_irq(&dev->lock);
-	unconfirmed = false;
-	list_for_each_entry(req, &dev->active_writes, active)
-		if (test_bit(DTRBD_RQ_PEER, &req->flags) ||
-		    test_bit(DTRBD_RQ_WACK, &req->flags))
-			unconfirmed = true;
+	unconfirmed = dtrbd_req_unconfirmed(dev);
 	/* without writes in flight, the next write starts the generation */
 	dev->gen_pending = was_primary && !unconfirmed;
 	spin_unlock_irq(&dev->lock);

@@ -6,8 +6,15 @@
  *   dtrbd_devs_mutex   the minor registry (attach, detach, lookups)
  *   dev->state_mutex   role, connection and metadata changes; sleeps
  *   dev->lock          spinlock, irq-safe: every field marked [L], the
- *                      request lists and the queues the threads consume
+ *                      request lists, the interval trees of writes in
+ *                      flight (ours and the peer's) and the queues the
+ *                      threads consume
  * dev->lock is never held across I/O, sleeping or socket calls.
+ *
+ * Netlink commands run in parallel (no genl_mutex): each holds a reference
+ * on its device, changes it under state_mutex taken with
+ * dtrbd_lock_for_cmd() (refused once DETACH set dev->removing), and reads
+ * status under dev->lock only.
  *
  * Lifetime: struct dtrbd_device is reference counted (kref). The registry
  * holds one reference from attach to detach; a connection holds one from
@@ -23,6 +30,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -52,7 +60,9 @@ struct dtrbd_device;
 struct dtrbd_req {
 	struct dtrbd_device *dev;
 	struct bio *master;
-	struct list_head active;	/* dev->active_writes [L] */
+	struct rb_node rb;		/* writes: dev->write_tree [L] */
+	sector_t subtree_last;		/* of the interval tree [L] */
+	struct list_head active;	/* reads: dev->active_reads [L] */
 	struct list_head send;		/* dev->send_q or deferred [L] */
 	u64 id;
 	sector_t sector;
@@ -79,6 +89,15 @@ struct dtrbd_req {
 #define DTRBD_RQ_PEER_READ	9	/* a read served by the peer */
 #define DTRBD_RQ_DISKLESS	10	/* no local I/O: the peer's copy only */
 #define DTRBD_RQ_DROP_HOLD	11	/* teardown: HOLD given up */
+#define DTRBD_RQ_LOCAL_DONE	12	/* the local write ended (or none) */
+#define DTRBD_RQ_WAITED		13	/* a later overlapping write waits */
+
+/*
+ * The sectors a write covers, as a closed interval for the interval trees
+ * (an empty flush covers its start sector and conflicts with nothing).
+ */
+#define DTRBD_IV_LAST(sector, size) \
+	((sector) + max_t(sector_t, (size) >> SECTOR_SHIFT, 1) - 1)
 
 /* One activity log slot: a hot 4 MiB extent. */
 struct dtrbd_al_ent {
@@ -93,6 +112,8 @@ struct dtrbd_al_ent {
 struct dtrbd_peer_req {
 	struct dtrbd_device *dev;
 	struct list_head list;		/* dev->ack_q [L] */
+	struct rb_node rb;		/* writes: dev->peer_tree [L] */
+	sector_t subtree_last;		/* of the interval tree [L] */
 	u64 id;
 	sector_t sector;
 	unsigned int size;
@@ -211,7 +232,9 @@ struct dtrbd_device {
 	char reason[DTRBD_REASON_LEN];	/* why the last connection ended */
 
 	/* [L] requests */
-	struct list_head active_writes;	/* application writes in flight */
+	struct rb_root_cached write_tree; /* application writes in flight,
+					   * by sector (req.c) */
+	struct rb_root_cached peer_tree; /* peer writes in flight (receiver) */
 	struct list_head active_reads;	/* reads waiting for the peer */
 	struct list_head send_q;	/* requests for the sender */
 	struct list_head ack_q;		/* peer writes done, ack pending */
@@ -297,7 +320,17 @@ void dtrbd_submit_bio(struct bio *bio);
 void dtrbd_submit_work(struct work_struct *work);
 void dtrbd_req_put(struct dtrbd_req *req);
 void dtrbd_req_unref(struct dtrbd_req *req);
-int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status);
+int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id,
+		  sector_t sector, unsigned int size, int status);
+bool dtrbd_write_overlaps(struct dtrbd_device *dev, sector_t sector,
+			  unsigned int size);
+bool dtrbd_req_unconfirmed(struct dtrbd_device *dev);
+void dtrbd_peer_tree_insert(struct dtrbd_device *dev,
+			    struct dtrbd_peer_req *preq);
+void dtrbd_peer_tree_remove(struct dtrbd_device *dev,
+			    struct dtrbd_peer_req *preq);
+bool dtrbd_peer_overlaps(struct dtrbd_device *dev, sector_t sector,
+			 unsigned int size);
 void dtrbd_req_sent(struct dtrbd_device *dev, struct dtrbd_req *req);
 void dtrbd_req_conn_lost(struct dtrbd_device *dev);
 struct dtrbd_req *dtrbd_req_take_read(struct dtrbd_device *dev, u64 id);

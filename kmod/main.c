@@ -241,7 +241,8 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	init_waitqueue_head(&dev->rs_wq);
 	init_waitqueue_head(&dev->sender_wq);
 	init_waitqueue_head(&dev->peer_wq);
-	INIT_LIST_HEAD(&dev->active_writes);
+	dev->write_tree = RB_ROOT_CACHED;
+	dev->peer_tree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&dev->active_reads);
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);

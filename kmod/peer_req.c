@@ -61,6 +61,7 @@ static struct dtrbd_peer_req *dtrbd_preq_alloc(struct dtrbd_device *dev,
 	preq->size = size;
 	preq->error = 0;
 	preq->ack_type = ack_type;
+	RB_CLEAR_NODE(&preq->rb);	/* in dev->peer_tree once submitted */
 	bio->bi_iter.bi_sector = sector;
 	bio->bi_end_io = dtrbd_peer_endio;
 	for (i = 0; i < nr; i++) {
@@ -94,6 +95,8 @@ static void dtrbd_peer_endio(struct bio *bio)
 		dtrbd_preq_free_pages(bio);
 
 	spin_lock_irqsave(&dev->lock, flags);
+	if (!RB_EMPTY_NODE(&preq->rb))
+		dtrbd_peer_tree_remove(dev, preq);
 	/* our disk failed under a peer write: go diskless, tell the peer */
 	if (preq->error && preq->ack_type != P_READ_REPLY)
 		dtrbd_disk_failed(dev);
@@ -128,6 +131,18 @@ static bool dtrbd_peer_room(struct dtrbd_device *dev)
 	       dev->recv_ack_head - dev->recv_ack_tail < DTRBD_MAX_PEER_REQS;
 	spin_unlock_irq(&dev->lock);
 	return room || dtrbd_rx_stopping(dev);
+}
+
+/* Does a peer write still in flight overlap [sector, +size)? (req.c) */
+static bool dtrbd_peer_conflict(struct dtrbd_device *dev, sector_t sector,
+				unsigned int size)
+{
+	bool conflict;
+
+	spin_lock_irq(&dev->lock);
+	conflict = dtrbd_peer_overlaps(dev, sector, size);
+	spin_unlock_irq(&dev->lock);
+	return conflict;
 }
 
 /* Every peer write submitted so far has completed (barriers, verify). */
@@ -197,6 +212,19 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 		}
 	}
 
+	/*
+	 * Overlapping writes land in the order they were sent: the peer may
+	 * have several in flight (protocols A/B, resync next to application
+	 * writes), and our disk could reorder them.
+	 */
+	wait_event_interruptible(dev->peer_wq,
+				 !dtrbd_peer_conflict(dev, sector, size) ||
+				 dtrbd_rx_stopping(dev));
+	if (dtrbd_rx_stopping(dev)) {
+		dtrbd_preq_discard(preq);
+		return -ESHUTDOWN;
+	}
+
 	spin_lock_irq(&dev->lock);
 	dev->stats.received += size;
 	if (type == P_RS_DATA)
@@ -212,6 +240,8 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 		wake_up(&dev->sender_wq);
 	}
 	dev->peer_inflight++;
+	if (size)
+		dtrbd_peer_tree_insert(dev, preq);
 	spin_unlock_irq(&dev->lock);
 	submit_bio_noacct(&preq->bio);
 	return 0;

@@ -135,7 +135,9 @@ static int dtrbd_recv_ack(struct dtrbd_device *dev, u16 type, void *body,
 				   status);
 	if (type == P_RS_ACK)
 		return dtrbd_rs_ack(dev, id, status);
-	if (dtrbd_req_ack(dev, type, id, status)) {
+	/* found by the sector range it echoes (req.c's interval tree) */
+	if (dtrbd_req_ack(dev, type, id, be64_to_cpu(a->sector),
+			  be32_to_cpu(a->size), status)) {
 		dtrbd_err(dev, "peer acknowledged unknown write %llu (%s)\n", id,
 			  type == P_RECV_ACK ? "received" : "written");
 		return -EPROTO;

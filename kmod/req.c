@@ -13,14 +13,119 @@
  * it leave the activity log and the resync's view.
  *
  * submit_bio never sleeps: a write that has to wait (a cold extent needs
- * an activity log transaction, a resync chunk in flight overlaps it, the
+ * an activity log transaction, a resync chunk in flight overlaps it, an
+ * earlier write to overlapping sectors is still being written locally, the
  * connection is changing state) goes on dev->deferred and the submit work
  * starts it in order. The clone and the request are one allocation from
  * dtrbd_req_bs (front_pad), so the write path allocates nothing else.
+ *
+ * Writes in flight are kept in an interval tree by sector
+ * (dev->write_tree, under dev->lock), from start until the request is
+ * freed (the peer wrote it, or the connection is gone). It answers three
+ * questions: does a new write overlap one whose local write has not ended
+ * (then it waits: both disks must see overlapping writes in one order, and
+ * the peer applies them in the order they arrive, see the receiver);
+ * does a resync chunk overlap a write in flight (resync.c); and which
+ * write the peer acknowledges (by sector, size and id).
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
+#include <linux/interval_tree_generic.h>
+
 #include "dtrbd_int.h"
+
+#define DTRBD_REQ_START(r)	((r)->sector)
+#define DTRBD_REQ_LAST(r)	DTRBD_IV_LAST((r)->sector, (r)->size)
+INTERVAL_TREE_DEFINE(struct dtrbd_req, rb, sector_t, subtree_last,
+		     DTRBD_REQ_START, DTRBD_REQ_LAST, static, dtrbd_wtree)
+
+#define DTRBD_PREQ_START(p)	((p)->sector)
+#define DTRBD_PREQ_LAST(p)	DTRBD_IV_LAST((p)->sector, (p)->size)
+INTERVAL_TREE_DEFINE(struct dtrbd_peer_req, rb, sector_t, subtree_last,
+		     DTRBD_PREQ_START, DTRBD_PREQ_LAST, static __maybe_unused,
+		     dtrbd_ptree)
+
+#define dtrbd_wtree_for_each(req, dev, first, last)			\
+	for (req = dtrbd_wtree_iter_first(&(dev)->write_tree, first, last); \
+	     req; req = dtrbd_wtree_iter_next(req, first, last))
+
+/* Under dev->lock: does a write in flight overlap [sector, +size)? */
+bool dtrbd_write_overlaps(struct dtrbd_device *dev, sector_t sector,
+			  unsigned int size)
+{
+	lockdep_assert_held(&dev->lock);
+	return dtrbd_wtree_iter_first(&dev->write_tree, sector,
+				      DTRBD_IV_LAST(sector, size));
+}
+
+/* Under dev->lock: does any write still wait for the peer's part? */
+bool dtrbd_req_unconfirmed(struct dtrbd_device *dev)
+{
+	struct dtrbd_req *req;
+
+	lockdep_assert_held(&dev->lock);
+	dtrbd_wtree_for_each(req, dev, 0, ~(sector_t)0)
+		if (test_bit(DTRBD_RQ_PEER, &req->flags) ||
+		    test_bit(DTRBD_RQ_WACK, &req->flags))
+			return true;
+	return false;
+}
+
+/*
+ * Under dev->lock: must @req wait for an earlier write to overlapping
+ * sectors? It must while that one's local write has not ended. The earlier
+ * one is marked WAITED so that its completion wakes us; the barrier pairs
+ * with the one in dtrbd_local_endio(), so either we see LOCAL_DONE or it
+ * sees WAITED.
+ */
+static bool dtrbd_write_conflict(struct dtrbd_device *dev,
+				 struct dtrbd_req *req)
+{
+	sector_t last = DTRBD_REQ_LAST(req);
+	struct dtrbd_req *e;
+
+	if (!req->size)
+		return false;	/* an empty flush orders nothing by itself */
+	dtrbd_wtree_for_each(e, dev, req->sector, last) {
+		if (!e->size)
+			continue;
+		set_bit(DTRBD_RQ_WAITED, &e->flags);
+		smp_mb__after_atomic();
+		if (!test_bit(DTRBD_RQ_LOCAL_DONE, &e->flags))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Peer writes in flight on this side (the receiver's). The peer may have
+ * several overlapping writes in flight (protocols A and B complete them
+ * before we wrote them; resync and application writes meet here too): the
+ * receiver submits a write only when no earlier one overlaps it, so they
+ * land in the order they were sent.
+ */
+void dtrbd_peer_tree_insert(struct dtrbd_device *dev,
+			    struct dtrbd_peer_req *preq)
+{
+	lockdep_assert_held(&dev->lock);
+	dtrbd_ptree_insert(preq, &dev->peer_tree);
+}
+
+void dtrbd_peer_tree_remove(struct dtrbd_device *dev,
+			    struct dtrbd_peer_req *preq)
+{
+	lockdep_assert_held(&dev->lock);
+	dtrbd_ptree_remove(preq, &dev->peer_tree);
+}
+
+/* Under dev->lock: does a peer write in flight overlap [sector, +size)? */
+bool dtrbd_peer_overlaps(struct dtrbd_device *dev, sector_t sector,
+			 unsigned int size)
+{
+	lockdep_assert_held(&dev->lock);
+	return size && dtrbd_ptree_iter_first(&dev->peer_tree, sector,
+					      DTRBD_IV_LAST(sector, size));
+}
 
 static void dtrbd_req_free(struct dtrbd_req *req)
 {
@@ -33,7 +138,7 @@ static void dtrbd_req_free(struct dtrbd_req *req)
 	 */
 	if (op_is_write(bio_op(&req->clone))) {
 		spin_lock_irqsave(&dev->lock, flags);
-		list_del(&req->active);
+		dtrbd_wtree_remove(req, &dev->write_tree);
 		dtrbd_bm_write_set(dev, req->sector, req->size,
 				   test_bit(DTRBD_RQ_IN_SYNC, &req->flags) &&
 				   !test_bit(DTRBD_RQ_LOCAL_ERR, &req->flags));
@@ -147,6 +252,13 @@ static void dtrbd_local_endio(struct bio *clone)
 		if (!write)
 			req->status = clone->bi_status;
 	}
+	if (write) {
+		/* a later overlapping write may start now */
+		set_bit(DTRBD_RQ_LOCAL_DONE, &req->flags);
+		smp_mb__after_atomic();
+		if (test_bit(DTRBD_RQ_WAITED, &req->flags))
+			wake_up_all(&dev->state_wq);
+	}
 	dtrbd_req_put(req);
 }
 
@@ -195,15 +307,19 @@ void dtrbd_req_read_done(struct dtrbd_req *req, int status)
  * The peer acknowledged write @id: received (P_RECV_ACK) or written
  * (P_WRITE_ACK, with its status). Returns -EPROTO for an unknown id.
  */
-int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id, int status)
+int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id,
+		  sector_t sector, unsigned int size, int status)
 {
 	struct dtrbd_req *req, *found = NULL;
 	bool put = false, unref = false, hold = false;
+	sector_t last = DTRBD_IV_LAST(sector, size);
 
+	if (last < sector)
+		return -EPROTO;	/* wraps: no write of ours */
 	spin_lock_irq(&dev->lock);
-	/* acks come back roughly in order: the match is near the head */
-	list_for_each_entry(req, &dev->active_writes, active) {
-		if (req->id != id)
+	/* the peer echoes sector and size: look only at overlapping writes */
+	dtrbd_wtree_for_each(req, dev, sector, last) {
+		if (req->id != id || req->sector != sector || req->size != size)
 			continue;
 		if (test_bit(DTRBD_RQ_QUEUED, &req->flags))
 			break;	/* not even sent yet: a confused peer */
@@ -279,7 +395,7 @@ void dtrbd_req_conn_lost(struct dtrbd_device *dev)
 		list_del_init(&req->send);
 		clear_bit(DTRBD_RQ_QUEUED, &req->flags);
 	}
-	list_for_each_entry(req, &dev->active_writes, active) {
+	dtrbd_wtree_for_each(req, dev, 0, ~(sector_t)0) {
 		if (test_and_clear_bit(DTRBD_RQ_PEER, &req->flags))
 			set_bit(DTRBD_RQ_DROP_PEER, &req->flags);
 		if (test_and_clear_bit(DTRBD_RQ_WACK, &req->flags))
@@ -314,9 +430,8 @@ void dtrbd_req_conn_lost(struct dtrbd_device *dev)
 	}
 }
 
-/* May a write to [sector, sector + size) start now? Called under lock. */
-static bool dtrbd_may_write(struct dtrbd_device *dev, sector_t sector,
-			    unsigned int size)
+/* May write @req start now? Called under lock. */
+static bool dtrbd_may_write(struct dtrbd_device *dev, struct dtrbd_req *req)
 {
 	/*
 	 * While a connection is being established or torn down the two
@@ -327,7 +442,8 @@ static bool dtrbd_may_write(struct dtrbd_device *dev, sector_t sector,
 	if (dev->cstate == DTRBD_CONN_CONNECTING ||
 	    dev->cstate == DTRBD_CONN_DISCONNECTING || dev->gen_pending)
 		return false;
-	return !dtrbd_rs_conflict(dev, sector, size);
+	return !dtrbd_rs_conflict(dev, req->sector, req->size) &&
+	       !dtrbd_write_conflict(dev, req);
 }
 
 /*
@@ -364,9 +480,11 @@ static bool dtrbd_req_start(struct dtrbd_device *dev, struct dtrbd_req *req)
 	bool peer = false;
 
 	req->id = ++dev->next_id;
-	list_add_tail(&req->active, &dev->active_writes);
-	if (dev->disk_state == DTRBD_DISK_DISKLESS)
+	dtrbd_wtree_insert(req, &dev->write_tree);
+	if (dev->disk_state == DTRBD_DISK_DISKLESS) {
 		set_bit(DTRBD_RQ_DISKLESS, &req->flags);
+		set_bit(DTRBD_RQ_LOCAL_DONE, &req->flags);
+	}
 	if (dev->cstate == DTRBD_CONN_CONNECTED &&
 	    dev->peer_disk >= DTRBD_DISK_INCONSISTENT) {
 		/* without a local copy only the peer's write ack counts */
@@ -440,7 +558,7 @@ void dtrbd_submit_work(struct work_struct *work)
 		if (req->size && !ret)
 			set_bit(DTRBD_RQ_AL, &req->flags);
 		wait_event_lock_irq(dev->state_wq,
-				    dtrbd_may_write(dev, req->sector, req->size),
+				    dtrbd_may_write(dev, req),
 				    dev->lock);
 		peer = dtrbd_req_start(dev, req);
 		spin_unlock_irq(&dev->lock);
@@ -483,6 +601,7 @@ void dtrbd_submit_bio(struct bio *bio)
 	req->status = BLK_STS_OK;
 	INIT_LIST_HEAD(&req->send);
 	INIT_LIST_HEAD(&req->active);
+	RB_CLEAR_NODE(&req->rb);
 	clone->bi_end_io = dtrbd_local_endio;
 	clone->bi_private = req;
 	atomic_set(&req->refs, 1);	/* the master's completion */
@@ -531,7 +650,7 @@ void dtrbd_submit_bio(struct bio *bio)
 		return;
 	}
 	if (list_empty(&dev->deferred) &&
-	    dtrbd_may_write(dev, req->sector, req->size) &&
+	    dtrbd_may_write(dev, req) &&
 	    (dev->disk_state == DTRBD_DISK_DISKLESS ||
 	     dtrbd_al_try_get(dev, req->sector, req->size))) {
 		if (req->size && dev->disk_state != DTRBD_DISK_DISKLESS)

@@ -275,19 +275,10 @@ static struct dtrbd_rs_slot *dtrbd_rs_claim(struct dtrbd_device *dev,
 static bool dtrbd_rs_write_overlaps(struct dtrbd_device *dev,
 				    struct dtrbd_rs_slot *s)
 {
-	struct dtrbd_req *req;
-	bool overlap = false;
+	bool overlap;
 
 	spin_lock_irq(&dev->lock);
-	list_for_each_entry(req, &dev->active_writes, active) {
-		u64 start = (u64)req->sector << SECTOR_SHIFT;
-
-		if (start < s->offset + s->len &&
-		    s->offset < start + req->size) {
-			overlap = true;
-			break;
-		}
-	}
+	overlap = dtrbd_write_overlaps(dev, s->offset >> SECTOR_SHIFT, s->len);
 	spin_unlock_irq(&dev->lock);
 	return overlap;
 }
