@@ -146,6 +146,32 @@ void dtrbd_bm_set_all(struct dtrbd_device *dev)
 }
 
 /*
+ * Mark every block in sync (both sides hold the same data). Page by page,
+ * a word at a time, dropping the lock between pages: on a multi-TiB device
+ * the bitmap has millions of words, and dev->lock keeps interrupts off.
+ * Bits past the end are always clear, so a page's weight is its count.
+ */
+void dtrbd_bm_clear_all(struct dtrbd_device *dev)
+{
+	unsigned int pg;
+
+	for (pg = 0; pg < dev->bm_npages; pg++) {
+		unsigned long *w = page_address(dev->bm_pages[pg]);
+		unsigned int n;
+
+		spin_lock_irq(&dev->lock);
+		n = bitmap_weight(w, DTRBD_BM_PAGE_BITS);
+		if (n) {
+			bitmap_zero(w, DTRBD_BM_PAGE_BITS);
+			dev->bm_set -= n;
+			__set_bit(pg, dev->bm_dirty);
+		}
+		spin_unlock_irq(&dev->lock);
+		cond_resched();
+	}
+}
+
+/*
  * Under dev->lock: OR @n little-endian words received from the peer into
  * page @pg. Returns the number of bits that were newly set.
  */

@@ -226,7 +226,9 @@ struct dtrbd_device {
 	enum dtrbd_disk_state peer_disk;
 	enum dtrbd_sync_state sync;
 	unsigned int open_count;
-	bool removing;
+	bool removing;			/* [L] and [state_mutex]: detaching */
+	bool registered;		/* [dtrbd_devs_mutex] found by lookups:
+					 * attach has finished */
 	u64 sync_total, sync_done;
 	struct dtrbd_stats stats;
 	char reason[DTRBD_REASON_LEN];	/* why the last connection ended */
@@ -353,6 +355,7 @@ void dtrbd_bm_free(struct dtrbd_device *dev);
 u64 dtrbd_bm_set(struct dtrbd_device *dev, u64 first, u64 last);
 u64 dtrbd_bm_clear(struct dtrbd_device *dev, u64 first, u64 last);
 void dtrbd_bm_set_all(struct dtrbd_device *dev);
+void dtrbd_bm_clear_all(struct dtrbd_device *dev);
 u64 dtrbd_bm_find_next(struct dtrbd_device *dev, u64 from);
 bool dtrbd_bm_test(struct dtrbd_device *dev, u64 block);
 u64 dtrbd_bm_merge(struct dtrbd_device *dev, unsigned int pg,
@@ -376,6 +379,8 @@ int dtrbd_al_recover(struct dtrbd_device *dev, bool apply);
 int dtrbd_al_clear(struct dtrbd_device *dev);
 
 /* state.c */
+int dtrbd_lock_for_cmd(struct dtrbd_device *dev,
+		       struct netlink_ext_ack *extack);
 int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 		      struct netlink_ext_ack *extack);
 int dtrbd_set_secondary(struct dtrbd_device *dev,

@@ -94,6 +94,9 @@ struct dtrbd_device *dtrbd_dev_get_by_minor(unsigned int minor)
 
 	mutex_lock(&dtrbd_devs_mutex);
 	dev = xa_load(&dtrbd_devs, minor);
+	/* an attach still in progress holds the minor, nothing else */
+	if (dev && !dev->registered)
+		dev = NULL;
 	if (dev)
 		kref_get(&dev->kref);
 	mutex_unlock(&dtrbd_devs_mutex);
@@ -116,6 +119,11 @@ int dtrbd_for_each_device(int (*fn)(struct dtrbd_device *, void *),
 		mutex_lock(&dtrbd_devs_mutex);
 		dev = xa_find(&dtrbd_devs, &index, DTRBD_MAX_MINOR,
 			      XA_PRESENT);
+		if (dev && !dev->registered) {
+			mutex_unlock(&dtrbd_devs_mutex);
+			index++;
+			continue;
+		}
 		if (dev)
 			kref_get(&dev->kref);
 		mutex_unlock(&dtrbd_devs_mutex);
@@ -298,6 +306,20 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 			dtrbd_bdev_msg(ret, true, extack);
 			goto out_put_bdev;
 		}
+		/*
+		 * The same holder may claim a device twice: external metadata
+		 * (from sector 0) on the data disk would overwrite the data.
+		 * A partition and its whole disk cannot both be claimed.
+		 */
+		if (dev->md_bdev == dev->bdev) {
+			NL_SET_ERR_MSG(extack,
+				       "the metadata device is the data disk; name a separate device, or leave out --meta for internal metadata");
+			/* opened twice: this reference is the second one */
+			blkdev_put(dev->md_bdev, mode);
+			dev->md_bdev = NULL;
+			ret = -EINVAL;
+			goto out_put_bdev;
+		}
 	}
 
 	ret = dtrbd_attach_md(dev, extack);
@@ -329,6 +351,9 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 		NL_SET_ERR_MSG(extack, "cannot register the block device");
 		goto out_erase;
 	}
+	mutex_lock(&dtrbd_devs_mutex);
+	dev->registered = true;
+	mutex_unlock(&dtrbd_devs_mutex);
 	dtrbd_info(dev, "attached to %s%s%s, %llu bytes, disk %s, %llu KiB out of sync\n",
 		   path, meta_path ? ", metadata on " : "",
 		   meta_path ? meta_path : "", dev->size,
@@ -476,13 +501,18 @@ out_req_bs:
 
 static void __exit dtrbd_exit(void)
 {
-	/* remove what is left (none can be open), then the commands */
+	/*
+	 * The commands first: unregistering waits for every command still
+	 * running, and none can start afterwards, so nothing finds a device
+	 * while it is being removed. Then remove what is left (none can be
+	 * open: an open device holds the module).
+	 */
+	dtrbd_nl_exit();
 	mutex_lock(&dtrbd_devs_mutex);
 	dtrbd_exiting = true;
 	mutex_unlock(&dtrbd_devs_mutex);
 	dtrbd_for_each_device(dtrbd_detach_one, NULL, 0);
 	WARN_ON(!xa_empty(&dtrbd_devs));
-	dtrbd_nl_exit();
 	unregister_blkdev(dtrbd_major, "dtrbd");
 	destroy_workqueue(dtrbd_wq);
 	bioset_exit(&dtrbd_peer_bs);

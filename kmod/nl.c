@@ -6,16 +6,34 @@
  * Strict validation everywhere (resv_start_op 0): unknown attributes,
  * output-only attributes in requests and out-of-range values are refused by
  * the core with an extack message; the handlers add a sentence for every
- * refusal of their own. Every command needs CAP_SYS_ADMIN.
+ * refusal of their own. Every command needs CAP_SYS_ADMIN, and so does
+ * joining the events group (device state is not for everyone).
+ *
+ * Commands run in parallel (parallel_ops): genl_mutex is not held, so a
+ * PRIMARY waiting for the peer or a DETACH waiting for the disk stalls
+ * neither other dtrbd devices nor other generic netlink families. What the
+ * core's lock used to give, the module provides itself: the registry lock
+ * and a reference for the device a command runs on (pre_doit/post_doit),
+ * dev->state_mutex for everything that changes a device, and
+ * dev->removing, checked under state_mutex, so that no command starts I/O
+ * on a device a concurrent DETACH is taking apart.
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
 #include <linux/capability.h>
+#include <linux/rwsem.h>
 #include <net/genetlink.h>
 
 #include "dtrbd_int.h"
 
 static struct genl_family dtrbd_genl_family;
+
+/*
+ * Events go out only while the family is registered: after
+ * genl_unregister_family() its group number may belong to another family.
+ */
+static DECLARE_RWSEM(dtrbd_nl_sem);
+static bool dtrbd_nl_up;	/* [dtrbd_nl_sem] */
 
 static struct netlink_range_validation dtrbd_ping_range = {
 	.min = DTRBD_PING_MS_MIN, .max = DTRBD_PING_MS_MAX,
@@ -203,8 +221,13 @@ void dtrbd_notify(struct dtrbd_device *dev, enum dtrbd_event ev,
 		return;
 	}
 	genlmsg_end(skb, hdr);
+	down_read(&dtrbd_nl_sem);
 	/* -ESRCH (nobody listening) is not an error */
-	genlmsg_multicast(&dtrbd_genl_family, skb, 0, 0, GFP_KERNEL);
+	if (dtrbd_nl_up)
+		genlmsg_multicast(&dtrbd_genl_family, skb, 0, 0, GFP_KERNEL);
+	else
+		nlmsg_free(skb);
+	up_read(&dtrbd_nl_sem);
 }
 
 static int dtrbd_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
@@ -437,7 +460,8 @@ static const struct genl_ops dtrbd_ops[] = {
 };
 
 static const struct genl_multicast_group dtrbd_mcgrps[] = {
-	{ .name = DTRBD_GENL_MCGRP_EVENTS },
+	/* genl_bind() refuses a listener without CAP_SYS_ADMIN */
+	{ .name = DTRBD_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_SYS_ADMIN },
 };
 
 static struct genl_family dtrbd_genl_family __ro_after_init = {
@@ -453,14 +477,27 @@ static struct genl_family dtrbd_genl_family __ro_after_init = {
 	.pre_doit	= dtrbd_pre_doit,
 	.post_doit	= dtrbd_post_doit,
 	.netnsok	= false,
+	.parallel_ops	= true,
 };
 
 int __init dtrbd_nl_init(void)
 {
-	return genl_register_family(&dtrbd_genl_family);
+	int ret;
+
+	ret = genl_register_family(&dtrbd_genl_family);
+	if (ret)
+		return ret;
+	down_write(&dtrbd_nl_sem);
+	dtrbd_nl_up = true;
+	up_write(&dtrbd_nl_sem);
+	return 0;
 }
 
+/* Waits for every command still running; none starts afterwards. */
 void dtrbd_nl_exit(void)
 {
+	down_write(&dtrbd_nl_sem);
+	dtrbd_nl_up = false;
+	up_write(&dtrbd_nl_sem);
 	genl_unregister_family(&dtrbd_genl_family);
 }

@@ -14,6 +14,24 @@
 
 #include "dtrbd_int.h"
 
+/*
+ * Take dev->state_mutex for a command, unless the device is being
+ * detached: commands run in parallel (nl.c), and DETACH releases the
+ * backing disk once it holds state_mutex with dev->removing set, so a
+ * command that finds removing clear may do I/O until it unlocks.
+ */
+int dtrbd_lock_for_cmd(struct dtrbd_device *dev,
+		       struct netlink_ext_ack *extack)
+{
+	mutex_lock(&dev->state_mutex);
+	if (READ_ONCE(dev->removing)) {
+		mutex_unlock(&dev->state_mutex);
+		NL_SET_ERR_MSG(extack, "the device is being detached; attach it again first");
+		return -ENODEV;
+	}
+	return 0;
+}
+
 /* Ask the connected peer for permission; state_mutex held. */
 static int dtrbd_ask_peer(struct dtrbd_device *dev,
 			  struct netlink_ext_ack *extack)
@@ -74,7 +92,9 @@ int dtrbd_set_primary(struct dtrbd_device *dev, bool force,
 	bool connected, forced = false;
 	int ret = 0;
 
-	mutex_lock(&dev->state_mutex);
+	ret = dtrbd_lock_for_cmd(dev, extack);
+	if (ret)
+		return ret;
 	spin_lock_irq(&dev->lock);
 	connected = dev->cstate == DTRBD_CONN_CONNECTED;
 	if (dev->role == DTRBD_ROLE_PRIMARY) {
@@ -174,7 +194,9 @@ int dtrbd_set_secondary(struct dtrbd_device *dev,
 {
 	int ret = 0;
 
-	mutex_lock(&dev->state_mutex);
+	ret = dtrbd_lock_for_cmd(dev, extack);
+	if (ret)
+		return ret;
 	spin_lock_irq(&dev->lock);
 	if (dev->role == DTRBD_ROLE_SECONDARY) {
 		ret = 1;
@@ -219,9 +241,7 @@ int dtrbd_adopt_uuid(struct dtrbd_device *dev, u64 uuid, bool tell_peer)
 {
 	int ret;
 
-	spin_lock_irq(&dev->lock);
-	dtrbd_bm_clear(dev, 0, dev->bm_bits - 1);
-	spin_unlock_irq(&dev->lock);
+	dtrbd_bm_clear_all(dev);
 	ret = dtrbd_bm_write(dev, false);
 	if (ret)
 		return ret;
@@ -253,7 +273,9 @@ int dtrbd_new_uuid_cmd(struct dtrbd_device *dev, bool clear_bitmap,
 	u64 uuid;
 	int ret = 0;
 
-	mutex_lock(&dev->state_mutex);
+	ret = dtrbd_lock_for_cmd(dev, extack);
+	if (ret)
+		return ret;
 	spin_lock_irq(&dev->lock);
 	if (dev->sync != DTRBD_SYNC_NONE) {
 		NL_SET_ERR_MSG(extack, "a resync or verify is running; wait for it to finish");
@@ -310,7 +332,9 @@ int dtrbd_invalidate_cmd(struct dtrbd_device *dev, bool remote,
 {
 	int ret = 0;
 
-	mutex_lock(&dev->state_mutex);
+	ret = dtrbd_lock_for_cmd(dev, extack);
+	if (ret)
+		return ret;
 	spin_lock_irq(&dev->lock);
 	if (dev->cstate != DTRBD_CONN_CONNECTED) {
 		NL_SET_ERR_MSG(extack, "the peer is not connected; a full resync needs it");
@@ -349,7 +373,9 @@ int dtrbd_verify_cmd(struct dtrbd_device *dev, bool repair,
 {
 	int ret = 0;
 
-	mutex_lock(&dev->state_mutex);
+	ret = dtrbd_lock_for_cmd(dev, extack);
+	if (ret)
+		return ret;
 	spin_lock_irq(&dev->lock);
 	if (dev->cstate != DTRBD_CONN_CONNECTED) {
 		NL_SET_ERR_MSG(extack, "the peer is not connected; verify compares with it");

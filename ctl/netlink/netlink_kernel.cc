@@ -296,6 +296,10 @@ Status NetlinkKernel::subscribe()
 	// Room for bursts (a resync emits few events, a mass detach many).
 	nl_socket_set_buffer_size(s, 1 << 20, 0);
 	int rc = nl_socket_add_membership(s, group);
+	if (rc == -NLE_PERM)
+		return Status::error(
+			"permission denied: the dtrbd events group needs CAP_SYS_ADMIN; run dtrbdctl events as root",
+			EPERM);
 	if (rc >= 0)
 		rc = nl_socket_set_nonblocking(s);
 	if (rc < 0)
