@@ -54,6 +54,14 @@ void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 		spin_unlock_irqrestore(&dev->lock, flags);
 		return;
 	}
+	/* on-peer-loss freeze: before any write the peer lacks completes */
+	if (dev->cstate == DTRBD_CONN_CONNECTED &&
+	    dev->role == DTRBD_ROLE_PRIMARY &&
+	    dev->on_peer_loss == DTRBD_OPL_FREEZE && !dev->frozen) {
+		dev->frozen = true;
+		dev->freeze_new = true;
+		dev->io_failed = false;
+	}
 	dev->cstate = DTRBD_CONN_DISCONNECTING;
 	va_start(args, fmt);
 	vsnprintf(dev->reason, sizeof(dev->reason), fmt, args);
@@ -67,7 +75,7 @@ void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	wake_up_all(&dev->state_wq);
 	wake_up_all(&dev->rs_wq);
 	wake_up_all(&dev->peer_wq);
-	queue_work(dtrbd_wq, &dev->teardown_work);
+	queue_work(dtrbd_conn_wq, &dev->teardown_work);
 }
 
 void dtrbd_teardown(struct work_struct *work)
@@ -79,7 +87,7 @@ void dtrbd_teardown(struct work_struct *work)
 	char reason[DTRBD_REASON_LEN];
 	struct socket *sock;
 	unsigned int i;
-	bool was_primary, unconfirmed;
+	bool was_primary, unconfirmed, frozen, froze;
 
 	/* receiver first: it is one of those that may start the resyncer */
 	kthread_stop(dev->receiver);
@@ -116,10 +124,32 @@ void dtrbd_teardown(struct work_struct *work)
 	was_primary = READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY;
 	spin_lock_irq(&dev->lock);
 	unconfirmed = dtrbd_req_unconfirmed(dev);
-	/* without writes in flight, the next write starts the generation */
-	dev->gen_pending = was_primary && !unconfirmed;
+	frozen = dev->frozen;
+	froze = dev->freeze_new;
+	dev->freeze_new = false;
+	if (frozen && unconfirmed)
+		dev->freeze_unacked = true;
+	/*
+	 * Without writes in flight, the next write starts the generation.
+	 * Frozen: RESUME_IO does (freeze.c).
+	 */
+	dev->gen_pending = was_primary && !unconfirmed && !frozen;
 	spin_unlock_irq(&dev->lock);
-	if (was_primary && unconfirmed) {
+	if (frozen && unconfirmed) {
+		/*
+		 * Writes the peer lacks reached our disk, marked out of sync;
+		 * like a crashed Primary we send them if the peer is still in
+		 * our generation when it returns.
+		 */
+		mutex_lock(&dev->md_mutex);
+		dev->md_flags |= DTRBD_MDF_CRASHED_PRIMARY;
+		mutex_unlock(&dev->md_mutex);
+		if (dtrbd_md_write(dev))
+			dtrbd_err(dev, "could not record the writes the peer lacks\n");
+		spin_lock_irq(&dev->lock);
+		dev->flags |= DTRBD_F_CRASHED_PRIMARY;
+		spin_unlock_irq(&dev->lock);
+	} else if (was_primary && unconfirmed) {
 		/* writes are about to complete that the peer lacks */
 		mutex_lock(&dev->md_mutex);
 		dtrbd_new_current_uuid(dev);
@@ -160,6 +190,11 @@ void dtrbd_teardown(struct work_struct *work)
 	sockfd_put(sock);
 	dtrbd_info(dev, "disconnected: %s\n", reason);
 	dtrbd_notify(dev, DTRBD_EV_DISCONNECTED, reason);
+	if (froze) {
+		dtrbd_warn(dev, "writes frozen (on-peer-loss freeze): they wait for 'dtrbdctl resume-io %u', 'dtrbdctl fail-io %u' or a reconnect\n",
+			   dev->minor, dev->minor);
+		dtrbd_notify(dev, DTRBD_EV_FROZEN, reason);
+	}
 	dtrbd_dev_put(dev);	/* the connection's reference */
 }
 
@@ -248,6 +283,11 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->after_sb = a[DTRBD_A_AFTER_SB] ? nla_get_u8(a[DTRBD_A_AFTER_SB]) :
 					       DTRBD_SB_DISCONNECT;
 	dev->csum_resync = nla_get_flag(a[DTRBD_A_CSUM_RESYNC]);
+	spin_lock_irq(&dev->lock);
+	dev->on_peer_loss = a[DTRBD_A_ON_PEER_LOSS] ?
+			    nla_get_u8(a[DTRBD_A_ON_PEER_LOSS]) :
+			    DTRBD_OPL_CONTINUE;
+	spin_unlock_irq(&dev->lock);
 	dev->resync_rate = a[DTRBD_A_RESYNC_RATE] ?
 			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]) : 0;
 	dev->rx_page = alloc_page(GFP_KERNEL);

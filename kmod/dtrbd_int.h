@@ -276,6 +276,14 @@ struct dtrbd_device {
 					 * write starts a new generation */
 	bool send_invalidate;
 
+	/* freeze on peer loss (freeze.c) [L] */
+	u8 on_peer_loss;		/* enum dtrbd_on_peer_loss */
+	bool frozen;			/* completed writes are held */
+	bool freeze_new;		/* conn_fail froze: teardown tells */
+	bool freeze_unacked;		/* writes the peer lacks hit our disk */
+	bool io_failed;			/* FAIL_IO: writes fail with EIO */
+	struct bio_list frozen_bios;	/* held masters, status set */
+
 	bool send_promote_req;
 	int send_promote_reply;		/* -1 none, else the refusal code */
 	int promote_result;		/* -1 waiting, else refusal code */
@@ -307,7 +315,7 @@ struct dtrbd_device {
 };
 
 /* main.c */
-extern struct workqueue_struct *dtrbd_wq;
+extern struct workqueue_struct *dtrbd_wq, *dtrbd_conn_wq;
 extern struct bio_set dtrbd_req_bs, dtrbd_peer_bs;
 struct dtrbd_device *dtrbd_dev_get_by_minor(unsigned int minor);
 void dtrbd_dev_put(struct dtrbd_device *dev);
@@ -404,6 +412,13 @@ void dtrbd_teardown(struct work_struct *work);
 void dtrbd_wait_for_stop(void);
 int dtrbd_maybe_start_sync(struct dtrbd_device *dev);
 int dtrbd_invalidate_local(struct dtrbd_device *dev);
+
+/* freeze.c */
+bool dtrbd_freeze_hold(struct dtrbd_device *dev, struct bio *master);
+int dtrbd_resume_io(struct dtrbd_device *dev, struct netlink_ext_ack *extack);
+int dtrbd_fail_io(struct dtrbd_device *dev, struct netlink_ext_ack *extack);
+void dtrbd_freeze_reconnected(struct dtrbd_device *dev);
+void dtrbd_freeze_release_all(struct dtrbd_device *dev);
 
 /* resync.c */
 int dtrbd_resync_thread(void *arg);

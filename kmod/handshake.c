@@ -318,6 +318,7 @@ int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 	dtrbd_info(dev, "connected to %s (%s), protocol %c\n", dev->peer_name,
 		   dev->peer_addr, 'A' + dev->protocol - DTRBD_PROT_A);
 	dtrbd_notify(dev, DTRBD_EV_CONNECTED, NULL);
+	dtrbd_freeze_reconnected(dev);
 	if (bitmap)
 		return 0;
 	return dtrbd_start_sync(dev, dec);
@@ -370,6 +371,26 @@ int dtrbd_recv_uuid_sync(struct dtrbd_device *dev, u16 type, void *body,
 	return dtrbd_adopt_uuid(dev, be64_to_cpu(u.current_uuid), false);
 }
 
+/*
+ * A resync target holds the source's data now: whatever it wrote as a
+ * crashed (or frozen) Primary is overwritten, so it no longer claims to
+ * hold writes the peer lacks. Without this, its next handshake in the same
+ * generation would make it the source again, towards a Primary.
+ */
+static int dtrbd_clear_crashed(struct dtrbd_device *dev)
+{
+	bool was;
+
+	mutex_lock(&dev->md_mutex);
+	was = dev->md_flags & DTRBD_MDF_CRASHED_PRIMARY;
+	dev->md_flags &= ~DTRBD_MDF_CRASHED_PRIMARY;
+	mutex_unlock(&dev->md_mutex);
+	spin_lock_irq(&dev->lock);
+	dev->flags &= ~DTRBD_F_CRASHED_PRIMARY;
+	spin_unlock_irq(&dev->lock);
+	return was ? dtrbd_md_write(dev) : 0;
+}
+
 int dtrbd_recv_sync_done(struct dtrbd_device *dev, u16 type, void *body,
 			 u32 payload)
 {
@@ -390,6 +411,9 @@ int dtrbd_recv_sync_done(struct dtrbd_device *dev, u16 type, void *body,
 	spin_unlock_irq(&dev->lock);
 	/* we hold the source's data now: its generation, nothing out of sync */
 	ret = dtrbd_adopt_uuid(dev, be64_to_cpu(p.current_uuid), false);
+	if (ret)
+		return ret;
+	ret = dtrbd_clear_crashed(dev);
 	if (ret)
 		return ret;
 	dtrbd_info(dev, "resync finished: UpToDate\n");

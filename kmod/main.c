@@ -15,6 +15,12 @@ static DEFINE_XARRAY(dtrbd_devs);
 static DEFINE_MUTEX(dtrbd_devs_mutex);
 static bool dtrbd_exiting;	/* [dtrbd_devs_mutex] no more attaches */
 struct workqueue_struct *dtrbd_wq;
+/*
+ * Teardowns run on their own queue: the submit work on dtrbd_wq may sleep
+ * until a teardown has finished (or a freeze ends), and a rescuer thread
+ * that runs one item at a time must never hold the one it waits for.
+ */
+struct workqueue_struct *dtrbd_conn_wq;
 struct bio_set dtrbd_req_bs, dtrbd_peer_bs;
 
 static void dtrbd_check_layout(void)
@@ -410,6 +416,7 @@ int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 	mutex_unlock(&dev->state_mutex);
 
 	dtrbd_disconnect(dev);
+	dtrbd_freeze_release_all(dev);	/* nobody can resume them now */
 
 	mutex_lock(&dtrbd_devs_mutex);
 	xa_erase(&dtrbd_devs, dev->minor);
@@ -473,11 +480,16 @@ static int __init dtrbd_init(void)
 		ret = -ENOMEM;
 		goto out_peer_bs;
 	}
+	dtrbd_conn_wq = alloc_workqueue("dtrbd_conn", WQ_MEM_RECLAIM, 0);
+	if (!dtrbd_conn_wq) {
+		ret = -ENOMEM;
+		goto out_wq;
+	}
 
 	dtrbd_major = register_blkdev(0, "dtrbd");
 	if (dtrbd_major < 0) {
 		ret = dtrbd_major;
-		goto out_wq;
+		goto out_conn_wq;
 	}
 
 	ret = dtrbd_nl_init();
@@ -490,6 +502,8 @@ static int __init dtrbd_init(void)
 
 out_blkdev:
 	unregister_blkdev(dtrbd_major, "dtrbd");
+out_conn_wq:
+	destroy_workqueue(dtrbd_conn_wq);
 out_wq:
 	destroy_workqueue(dtrbd_wq);
 out_peer_bs:
@@ -514,6 +528,7 @@ static void __exit dtrbd_exit(void)
 	dtrbd_for_each_device(dtrbd_detach_one, NULL, 0);
 	WARN_ON(!xa_empty(&dtrbd_devs));
 	unregister_blkdev(dtrbd_major, "dtrbd");
+	destroy_workqueue(dtrbd_conn_wq);
 	destroy_workqueue(dtrbd_wq);
 	bioset_exit(&dtrbd_peer_bs);
 	bioset_exit(&dtrbd_req_bs);

@@ -79,6 +79,7 @@ static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
 	[DTRBD_A_CLEAR_BITMAP]	= { .type = NLA_FLAG },
 	[DTRBD_A_REPAIR]	= { .type = NLA_FLAG },
 	[DTRBD_A_CSUM_RESYNC]	= { .type = NLA_FLAG },
+	[DTRBD_A_ON_PEER_LOSS]	= NLA_POLICY_MAX(NLA_U8, DTRBD_OPL_FREEZE),
 };
 
 struct dtrbd_snapshot {
@@ -93,6 +94,8 @@ struct dtrbd_snapshot {
 	u32 in_flight, flags;
 	u64 current_uuid, bitmap_uuid, oos;
 	u64 verify_checked, verify_differing;
+	u8 on_peer_loss;
+	bool frozen, io_failed;
 };
 
 /* Under dev->lock: refresh the resync rate estimate at most once a second. */
@@ -139,6 +142,9 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	s.oos = dev->bm_set * DTRBD_MD_BLOCK;
 	s.verify_checked = dev->verify_checked;
 	s.verify_differing = dev->verify_differing;
+	s.on_peer_loss = dev->on_peer_loss;
+	s.frozen = dev->frozen;
+	s.io_failed = dev->io_failed;
 	spin_unlock_irq(&dev->lock);
 
 	if (nla_put_u32(skb, DTRBD_A_MINOR, dev->minor) ||
@@ -180,7 +186,10 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 			      s.stats.rs_received, DTRBD_A_PAD) ||
 	    nla_put_u64_64bit(skb, DTRBD_A_RS_SAME_BYTES, s.stats.rs_same,
 			      DTRBD_A_PAD) ||
-	    nla_put_u32(skb, DTRBD_A_FLAGS, s.flags))
+	    nla_put_u32(skb, DTRBD_A_FLAGS, s.flags) ||
+	    nla_put_u8(skb, DTRBD_A_ON_PEER_LOSS, s.on_peer_loss) ||
+	    nla_put_u8(skb, DTRBD_A_FROZEN, s.frozen) ||
+	    nla_put_u8(skb, DTRBD_A_IO_FAILED, s.io_failed))
 		return -EMSGSIZE;
 	/* the last verify's result, once one ran */
 	if ((s.verify_checked || s.sync_kind == DTRBD_SK_VERIFY) &&
@@ -361,13 +370,39 @@ static int dtrbd_nl_new_uuid(struct sk_buff *skb, struct genl_info *info)
 static int dtrbd_nl_set_options(struct sk_buff *skb, struct genl_info *info)
 {
 	struct dtrbd_device *dev = info->user_ptr[0];
+	struct nlattr **a = info->attrs;
 
-	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_RESYNC_RATE))
+	if (!a[DTRBD_A_RESYNC_RATE] && !a[DTRBD_A_ON_PEER_LOSS]) {
+		NL_SET_ERR_MSG(info->extack,
+			       "nothing to change: give a resync rate or an on-peer-loss policy");
 		return -EINVAL;
-	WRITE_ONCE(dev->resync_rate,
-		   nla_get_u32(info->attrs[DTRBD_A_RESYNC_RATE]));
-	dtrbd_info(dev, "resync rate %s\n", dev->resync_rate ? "fixed" : "dynamic");
+	}
+	if (a[DTRBD_A_RESYNC_RATE]) {
+		WRITE_ONCE(dev->resync_rate,
+			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]));
+		dtrbd_info(dev, "resync rate %s\n",
+			   dev->resync_rate ? "fixed" : "dynamic");
+	}
+	if (a[DTRBD_A_ON_PEER_LOSS]) {
+		/* takes effect at the next loss; a freeze now stays */
+		spin_lock_irq(&dev->lock);
+		dev->on_peer_loss = nla_get_u8(a[DTRBD_A_ON_PEER_LOSS]);
+		spin_unlock_irq(&dev->lock);
+		dtrbd_info(dev, "on peer loss: %s\n",
+			   dev->on_peer_loss == DTRBD_OPL_FREEZE ?
+			   "freeze" : "continue");
+	}
 	return 0;
+}
+
+static int dtrbd_nl_resume_io(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_resume_io(info->user_ptr[0], info->extack);
+}
+
+static int dtrbd_nl_fail_io(struct sk_buff *skb, struct genl_info *info)
+{
+	return dtrbd_fail_io(info->user_ptr[0], info->extack);
 }
 
 static int dtrbd_nl_get(struct sk_buff *skb, struct genl_info *info)
@@ -451,6 +486,8 @@ static const struct genl_ops dtrbd_ops[] = {
 	{ .cmd = DTRBD_CMD_INVALIDATE_REMOTE, .doit = dtrbd_nl_invalidate_remote },
 	{ .cmd = DTRBD_CMD_NEW_CURRENT_UUID, .doit = dtrbd_nl_new_uuid },
 	{ .cmd = DTRBD_CMD_SET_OPTIONS, .doit = dtrbd_nl_set_options },
+	{ .cmd = DTRBD_CMD_RESUME_IO, .doit = dtrbd_nl_resume_io },
+	{ .cmd = DTRBD_CMD_FAIL_IO, .doit = dtrbd_nl_fail_io },
 	{
 		.cmd = DTRBD_CMD_GET_DEVICE,
 		.doit = dtrbd_nl_get,

@@ -185,7 +185,9 @@ static void dtrbd_req_complete(struct dtrbd_req *req)
 		req->status = test_bit(DTRBD_RQ_IN_SYNC, &req->flags) ?
 			      BLK_STS_OK : BLK_STS_IOERR;
 	master->bi_status = req->status;
-	bio_endio(master);
+	/* on-peer-loss freeze: the write waits for RESUME_IO or FAIL_IO */
+	if (!op_is_write(bio_op(master)) || !dtrbd_freeze_hold(dev, master))
+		bio_endio(master);
 	dtrbd_req_unref(req);
 }
 
@@ -430,17 +432,19 @@ void dtrbd_req_conn_lost(struct dtrbd_device *dev)
 	}
 }
 
-/* May write @req start now? Called under lock. */
+/*
+ * Under dev->lock: may write @req start now, as
+ * far as the connection and the resync are concerned? While a connection
+ * is being established or torn down the two sides do not yet agree
+ * whether this write must reach the peer. dev->gen_pending is not part of
+ * this: only the submit work clears it (dtrbd_start_generation), so it
+ * must never be a condition that work sleeps on.
+ */
 static bool dtrbd_may_write(struct dtrbd_device *dev, struct dtrbd_req *req)
 {
-	/*
-	 * While a connection is being established or torn down the two
-	 * sides do not yet agree whether this write must reach the peer;
-	 * on teardown the new data generation must be on disk before any
-	 * write completes locally only.
-	 */
+	lockdep_assert_held(&dev->lock);
 	if (dev->cstate == DTRBD_CONN_CONNECTING ||
-	    dev->cstate == DTRBD_CONN_DISCONNECTING || dev->gen_pending)
+	    dev->cstate == DTRBD_CONN_DISCONNECTING)
 		return false;
 	return !dtrbd_rs_conflict(dev, req->sector, req->size) &&
 	       !dtrbd_write_conflict(dev, req);
@@ -520,6 +524,17 @@ static void dtrbd_req_go(struct dtrbd_device *dev, struct dtrbd_req *req,
 	dtrbd_req_put(req);
 }
 
+/* A write that never started: nothing but the bio to finish. */
+static void dtrbd_req_fail_unstarted(struct dtrbd_device *dev,
+				     struct dtrbd_req *req)
+{
+	req->master->bi_status = BLK_STS_IOERR;
+	bio_endio(req->master);
+	bio_put(&req->clone);
+	if (atomic_dec_and_test(&dev->nr_reqs))
+		wake_up_var(&dev->nr_reqs);
+}
+
 void dtrbd_submit_work(struct work_struct *work)
 {
 	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
@@ -532,12 +547,18 @@ void dtrbd_submit_work(struct work_struct *work)
 		spin_lock_irq(&dev->lock);
 		req = list_first_entry_or_null(&dev->deferred,
 					       struct dtrbd_req, send);
+		/*
+		 * Frozen: the writes stay deferred and this work ends; the
+		 * end of the freeze queues it again (freeze.c). It never
+		 * sleeps for a freeze, which may last for as long as nobody
+		 * resumes.
+		 */
+		if (dev->frozen)
+			req = NULL;
 		spin_unlock_irq(&dev->lock);
 		if (!req)
 			return;
 
-		if (READ_ONCE(dev->gen_pending))
-			dtrbd_start_generation(dev);
 		ret = READ_ONCE(dev->disk_state) == DTRBD_DISK_DISKLESS ? 1 :
 		      dtrbd_al_get(dev, req->sector, req->size);
 		spin_lock_irq(&dev->lock);
@@ -547,19 +568,43 @@ void dtrbd_submit_work(struct work_struct *work)
 			ret = 1;
 		if (ret < 0) {
 			spin_unlock_irq(&dev->lock);
-			/* never started: nothing but the bio to finish */
-			req->master->bi_status = BLK_STS_IOERR;
-			bio_endio(req->master);
-			bio_put(&req->clone);
-			if (atomic_dec_and_test(&dev->nr_reqs))
-				wake_up_var(&dev->nr_reqs);
+			dtrbd_req_fail_unstarted(dev, req);
 			continue;
 		}
 		if (req->size && !ret)
 			set_bit(DTRBD_RQ_AL, &req->flags);
-		wait_event_lock_irq(dev->state_wq,
-				    dtrbd_may_write(dev, req),
-				    dev->lock);
+		/*
+		 * A teardown may set gen_pending while we wait (a Primary
+		 * that lost its peer with nothing in flight): start the new
+		 * generation before this write, then look again.
+		 */
+		for (;;) {
+			wait_event_lock_irq(dev->state_wq,
+					    dev->frozen ||
+					    dtrbd_may_write(dev, req),
+					    dev->lock);
+			if (dev->frozen || !dev->gen_pending)
+				break;
+			spin_unlock_irq(&dev->lock);
+			dtrbd_start_generation(dev);
+			spin_lock_irq(&dev->lock);
+		}
+		if (dev->frozen) {
+			/* back to the head, in order; see above */
+			if (test_and_clear_bit(DTRBD_RQ_AL, &req->flags))
+				dtrbd_al_put(dev, req->sector, req->size);
+			list_add(&req->send, &dev->deferred);
+			spin_unlock_irq(&dev->lock);
+			return;
+		}
+		if (dev->io_failed) {
+			/* FAIL_IO while it waited in a freeze */
+			if (test_and_clear_bit(DTRBD_RQ_AL, &req->flags))
+				dtrbd_al_put(dev, req->sector, req->size);
+			spin_unlock_irq(&dev->lock);
+			dtrbd_req_fail_unstarted(dev, req);
+			continue;
+		}
 		peer = dtrbd_req_start(dev, req);
 		spin_unlock_irq(&dev->lock);
 		dtrbd_req_go(dev, req, peer);
@@ -637,10 +682,10 @@ void dtrbd_submit_bio(struct bio *bio)
 	atomic_set(&req->pending, 2);	/* submitter + local write */
 
 	spin_lock_irq(&dev->lock);
-	if (dev->disk_state == DTRBD_DISK_DISKLESS &&
-	    (dev->cstate != DTRBD_CONN_CONNECTED ||
-	     dev->peer_disk != DTRBD_DISK_UPTODATE)) {
-		/* no disk here and none there: nowhere to write */
+	if ((dev->disk_state == DTRBD_DISK_DISKLESS &&
+	     (dev->cstate != DTRBD_CONN_CONNECTED ||
+	      dev->peer_disk != DTRBD_DISK_UPTODATE)) || dev->io_failed) {
+		/* no disk here and none there: nowhere to write; FAIL_IO */
 		spin_unlock_irq(&dev->lock);
 		bio->bi_status = BLK_STS_IOERR;
 		bio_endio(bio);
@@ -649,7 +694,7 @@ void dtrbd_submit_bio(struct bio *bio)
 			wake_up_var(&dev->nr_reqs);
 		return;
 	}
-	if (list_empty(&dev->deferred) &&
+	if (list_empty(&dev->deferred) && !dev->gen_pending && !dev->frozen &&
 	    dtrbd_may_write(dev, req) &&
 	    (dev->disk_state == DTRBD_DISK_DISKLESS ||
 	     dtrbd_al_try_get(dev, req->sector, req->size))) {

@@ -44,7 +44,7 @@ struct Invocation {
 	ConnectOptions connect;		// filled by prepare_connect()
 	AttachOptions attach;		// prepare_attach()
 	VerifyOptions verify;		// prepare_verify()
-	uint32_t resync_rate_kib = 0;	// prepare_set_options()
+	SetOptionsRequest options;	// prepare_set_options()
 	std::string name, host;		// the cluster verbs' NAME and HOST
 };
 
@@ -134,6 +134,21 @@ std::optional<std::string> optional_text(const Invocation &inv, const char *name
 {
 	return inv.vm.count(name) ? std::optional(text(inv, name)) : std::nullopt;
 }
+
+// --on-peer-loss: continue | freeze.
+Result<uint8_t> on_peer_loss(const Invocation &inv)
+{
+	const std::string &s = text(inv, "on-peer-loss");
+	auto v = parse_on_peer_loss(s);
+	if (!v)
+		return usage_error(str("--on-peer-loss must be continue or freeze, not '", s, "'"));
+	return *v;
+}
+
+constexpr const char *kOnPeerLossHelp =
+	"what a Primary does when it loses its peer: continue (writes "
+	"complete on this side alone) or freeze (no write completes until "
+	"resume-io, fail-io or a reconnect)";
 
 // --resync-rate: KiB/s, 0 for "dynamic". The messages say "4G".
 static_assert(DTRBD_RESYNC_RATE_MAX == 4u << 20);
@@ -246,6 +261,12 @@ Status prepare_connect(Invocation &inv)
 			return secret.status();
 		o.secret = std::move(*secret);
 	}
+	if (inv.vm.count("on-peer-loss")) {
+		auto p = on_peer_loss(inv);
+		if (!p)
+			return p.status();
+		o.on_peer_loss = *p;
+	}
 	return {};
 }
 
@@ -321,16 +342,38 @@ Status run_new_current_uuid(Invocation &inv)
 
 Status prepare_set_options(Invocation &inv)
 {
-	auto rate = resync_rate(inv);
-	if (!rate)
-		return rate.status();
-	inv.resync_rate_kib = *rate;
+	inv.options.minor = inv.minor;
+	if (!inv.vm.count("resync-rate") && !inv.vm.count("on-peer-loss"))
+		return usage_error("set-options needs --resync-rate or --on-peer-loss "
+				   "(see dtrbdctl set-options --help)");
+	if (inv.vm.count("resync-rate")) {
+		auto rate = resync_rate(inv);
+		if (!rate)
+			return rate.status();
+		inv.options.resync_rate_kib = *rate;
+	}
+	if (inv.vm.count("on-peer-loss")) {
+		auto p = on_peer_loss(inv);
+		if (!p)
+			return p.status();
+		inv.options.on_peer_loss = *p;
+	}
 	return {};
 }
 
 Status run_set_options(Invocation &inv)
 {
-	return cmd_set_options(*inv.kernel, inv.minor, inv.resync_rate_kib, inv.env.out);
+	return cmd_set_options(*inv.kernel, inv.options, inv.env.out);
+}
+
+Status run_resume_io(Invocation &inv)
+{
+	return cmd_resume_io(*inv.kernel, inv.minor, inv.env.out);
+}
+
+Status run_fail_io(Invocation &inv)
+{
+	return cmd_fail_io(*inv.kernel, inv.minor, inv.env.out);
 }
 
 Status run_events(Invocation &inv)
@@ -459,7 +502,7 @@ const Command kCommands[] = {
 	"connect", "connect MINOR --local IP:PORT --peer IP:PORT [--protocol C]\n"
 	"         [--timeout SECONDS] [--ping-ms N] [--peer-timeout-ms N]\n"
 	"         [--discard-my-data] [--after-sb POLICY] [--resync-rate RATE]\n"
-	"         [--secret-file PATH]",
+	"         [--secret-file PATH] [--on-peer-loss continue|freeze]",
 	"connect /dev/dtrbdMINOR to its peer",
 	"Run the same command on both hosts, with --local and --peer swapped.\n"
 	"The host whose local endpoint is numerically lower (IP, then port)\n"
@@ -503,7 +546,14 @@ const Command kCommands[] = {
 	"--resync-rate caps the resync speed so that applications keep their\n"
 	"share of the disk and network: 'dynamic' (the default) lets the module\n"
 	"adapt the rate to the load; a fixed rate is a size per second with a\n"
-	"binary unit (800K, 50M, 1G), at most 4G. set-options changes it later.",
+	"binary unit (800K, 50M, 1G), at most 4G. set-options changes it later.\n"
+	"\n"
+	"--on-peer-loss says what a Primary does when this connection is lost\n"
+	"or disconnected: continue (the default) completes the writes the peer\n"
+	"did not confirm on this side alone and goes on writing; freeze lets no\n"
+	"write complete (new and waiting writes wait, reads go on) until\n"
+	"resume-io, fail-io or a successful reconnect. The freeze lives in the\n"
+	"kernel: it holds even when no program is left to end it.",
 	"p1# dtrbdctl connect 0 --local 10.0.0.1:7789 --peer 10.0.0.2:7789\n"
 	"p2# dtrbdctl connect 0 --local 10.0.0.2:7789 --peer 10.0.0.1:7789\n"
 	"\n"
@@ -547,6 +597,8 @@ const Command kCommands[] = {
 		    "authenticate the peer: both sides prove they know the secret in "
 		    "PATH (at least 16 bytes, mode 600) before the socket is handed "
 		    "to the module; both sides must give it, or neither");
+		add("on-peer-loss", po::value<std::string>()->value_name("POLICY"),
+		    str(kOnPeerLossHelp, " (default: continue)").c_str());
 	},
 	run_connect, prepare_connect,
 },
@@ -662,30 +714,63 @@ const Command kCommands[] = {
 	run_new_current_uuid,
 },
 {
-	"set-options", "set-options MINOR --resync-rate RATE",
+	"set-options", "set-options MINOR [--resync-rate RATE] [--on-peer-loss POLICY]",
 	"change the tunables of a running device",
-	"Changes the resync rate of /dev/dtrbdMINOR, also while a resync runs.\n"
+	"Changes the resync rate of /dev/dtrbdMINOR, also while a resync runs,\n"
+	"and/or its on-peer-loss policy (it applies from the next loss of the\n"
+	"peer on; a freeze already in place stays until resume-io or fail-io).\n"
 	"RATE is 'dynamic' (the module adapts the rate to the load) or a fixed\n"
-	"size per second with a binary unit: 800K, 50M, 1G (at most 4G).",
+	"size per second with a binary unit: 800K, 50M, 1G (at most 4G).\n"
+	"POLICY is continue or freeze (see connect --help).",
 	"dtrbdctl set-options 0 --resync-rate 50M\n"
-	"dtrbdctl set-options 0 --resync-rate dynamic",
+	"dtrbdctl set-options 0 --resync-rate dynamic\n"
+	"dtrbdctl set-options 0 --on-peer-loss freeze",
 	Command::kMinor, true,
 	[](po::options_description_easy_init add) {
-		add("resync-rate", po::value<std::string>()->value_name("RATE")->required(),
+		add("resync-rate", po::value<std::string>()->value_name("RATE"),
 		    kRateHelp);
+		add("on-peer-loss", po::value<std::string>()->value_name("POLICY"),
+		    kOnPeerLossHelp);
 	},
 	run_set_options, prepare_set_options,
+},
+{
+	"resume-io", "resume-io MINOR",
+	"let the writes of a frozen /dev/dtrbdMINOR go on alone",
+	"A device with --on-peer-loss freeze that lost its peer while Primary\n"
+	"is frozen: no write completes. resume-io ends that: a new data\n"
+	"generation starts on this side, the writes that waited complete (their\n"
+	"blocks stay marked out of sync for the next resync) and new writes go\n"
+	"through. Also ends the failing state after fail-io. Run it only when\n"
+	"the peer's copy is known to be no longer current (the peer is off, or\n"
+	"the witness recorded it as outdated): from now on this side has data\n"
+	"the peer lacks. Refused when the device is not frozen, or while a\n"
+	"connection is being set up.",
+	"dtrbdctl resume-io 0",
+	Command::kMinor, true, no_options, run_resume_io,
+},
+{
+	"fail-io", "fail-io MINOR",
+	"fail the waiting writes of a frozen /dev/dtrbdMINOR with I/O errors",
+	"The writes that wait on a frozen device complete with EIO, and every\n"
+	"later write fails with EIO too, until resume-io or a successful\n"
+	"reconnect; reads go on. Use it to end the processes holding the device\n"
+	"(a VM) so that it can be made Secondary. Refused when the device is\n"
+	"not frozen, or while a connection is being set up.",
+	"dtrbdctl fail-io 0 && virsh destroy vm1 && dtrbdctl secondary 0",
+	Command::kMinor, true, no_options, run_fail_io,
 },
 {
 	"status", "status [MINOR] [--json]",
 	"show the state of one or all dtrbd devices",
 	"Shows role and peer role, connection, disk and peer disk state, size,\n"
-	"the external metadata device, resync or verify progress (kind, a bar,\n"
+	"the external metadata device, whether writes are frozen or failing\n"
+	"(on-peer-loss freeze), resync or verify progress (kind, a bar,\n"
 	"percent, bytes remaining, rate and estimated time left), bytes out of\n"
 	"sync, the result of the last verify, traffic and resync counters, the\n"
 	"activity log, and flags (crashed-primary: attached after a crash as\n"
-	"Primary; split-brain: the last connect found both sides changed;\n"
-	"peer-outdated). With --json, prints one object for MINOR or an array\n"
+	"Primary, or frozen with writes the peer lacks; split-brain: the last\n"
+	"connect found both sides changed; peer-outdated). With --json, prints one object for MINOR or an array\n"
 	"of all devices; a field the module did not report is null;\n"
 	"Documentation/dtrbdctl.md describes every field.",
 	"dtrbdctl status\n"
@@ -951,7 +1036,8 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 	else if (c.minor != Command::kNoMinor && !by_name)
 		pos.add("minor", 1);
 
-	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {}, 0, {}, {}};
+	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {},
+		       SetOptionsRequest{0, std::nullopt, std::nullopt}, {}, {}};
 	try {
 		po::store(po::command_line_parser(args).options(all).positional(pos)
 				  .extra_style_parser(negative_minor).run(), inv.vm);

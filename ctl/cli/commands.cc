@@ -193,6 +193,7 @@ Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 	req.csum_resync = o.csum_resync;
 	req.after_sb = o.after_sb;
 	req.resync_rate_kib = o.resync_rate_kib;
+	req.on_peer_loss = o.on_peer_loss;
 	st = k.connect(req);
 	if (!st)
 		return st;
@@ -475,14 +476,35 @@ Status cmd_new_current_uuid(Kernel &k, uint32_t minor, bool clear_bitmap,
 	return st;
 }
 
-Status cmd_set_options(Kernel &k, uint32_t minor, uint32_t resync_rate_kib,
-		       std::ostream &out)
+Status cmd_set_options(Kernel &k, const SetOptionsRequest &req, std::ostream &out)
 {
-	Status st = k.set_options(minor, resync_rate_kib);
+	Status st = k.set_options(req);
+	if (!st)
+		return st;
+	if (req.resync_rate_kib)
+		out << dev(req.minor) << ": resync rate "
+		    << (*req.resync_rate_kib ? rate_text(uint64_t{*req.resync_rate_kib} * 1024)
+					     : std::string("dynamic")) << '\n';
+	if (req.on_peer_loss)
+		out << dev(req.minor) << ": on peer loss " << on_peer_loss_name(req.on_peer_loss)
+		    << '\n';
+	return st;
+}
+
+Status cmd_resume_io(Kernel &k, uint32_t minor, std::ostream &out)
+{
+	Status st = k.resume_io(minor);
 	if (st)
-		out << dev(minor) << ": resync rate "
-		    << (resync_rate_kib ? rate_text(uint64_t{resync_rate_kib} * 1024)
-					: std::string("dynamic")) << '\n';
+		out << dev(minor) << ": writes resumed; this side goes on alone\n";
+	return st;
+}
+
+Status cmd_fail_io(Kernel &k, uint32_t minor, std::ostream &out)
+{
+	Status st = k.fail_io(minor);
+	if (st)
+		out << dev(minor) << ": waiting writes failed with I/O errors; later writes fail "
+		    << "too until 'dtrbdctl resume-io " << minor << "' or a reconnect\n";
 	return st;
 }
 

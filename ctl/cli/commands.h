@@ -30,6 +30,7 @@ struct ConnectOptions {
 	std::optional<uint32_t> resync_rate_kib;	// 0: dynamic
 	// --secret-file's content: the peer must prove it knows it (conn/auth.h).
 	std::optional<std::vector<uint8_t>> secret;
+	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
 };
 
 struct AttachOptions {
@@ -71,8 +72,9 @@ Status cmd_invalidate(Kernel &k, uint32_t minor, std::ostream &out);
 Status cmd_invalidate_remote(Kernel &k, uint32_t minor, std::ostream &out);
 Status cmd_new_current_uuid(Kernel &k, uint32_t minor, bool clear_bitmap,
 			    std::ostream &out);
-Status cmd_set_options(Kernel &k, uint32_t minor, uint32_t resync_rate_kib,
-		       std::ostream &out);
+Status cmd_set_options(Kernel &k, const SetOptionsRequest &req, std::ostream &out);
+Status cmd_resume_io(Kernel &k, uint32_t minor, std::ostream &out);
+Status cmd_fail_io(Kernel &k, uint32_t minor, std::ostream &out);
 // Streams events until @stop returns true (checked at least every 250 ms).
 Status cmd_events(Kernel &k, bool json, std::ostream &out,
 		  const std::function<bool()> &stop);

@@ -43,6 +43,12 @@
 //                          does not know); [] when none is set
 //   meta_disk              string: the external metadata device; null for
 //                          internal metadata (or not reported)
+//   on_peer_loss           "continue" | "freeze" | "unknown"; null when not
+//                          reported
+//   frozen                 bool: writes wait for resume-io / fail-io (or a
+//                          reconnect); null when not reported
+//   io_failed              bool: fail-io ran, writes fail until resume-io or
+//                          a reconnect; null when not reported
 // Present only when reported (omitted otherwise):
 //   disk_path, peer_name, peer_addr   strings
 //   current_uuid, bitmap_uuid         16 lower-case hex digits
@@ -51,7 +57,8 @@
 //   event    "attached" | "detached" | "role" | "connected" |
 //            "disconnected" | "peer" | "sync_started" | "sync_finished" |
 //            "disk" | "verify_started" | "verify_finished" | "split_brain" |
-//            "io_error" | "none" | "unknown"
+//            "io_error" | "frozen" | "resumed" | "io_failed" | "none" |
+//            "unknown"
 //   reason   string or null
 //   time     ISO 8601 UTC with milliseconds, when dtrbdctl received it
 //
@@ -259,11 +266,24 @@ std::string disk_name(std::optional<uint8_t> v)
 
 std::string event_name(std::optional<uint8_t> v)
 {
-	static constexpr std::array<const char *, 14> names{
+	static constexpr std::array<const char *, 17> names{
 		"none", "attached", "detached", "role", "connected",
 		"disconnected", "peer", "sync_started", "sync_finished", "disk",
-		"verify_started", "verify_finished", "split_brain", "io_error"};
+		"verify_started", "verify_finished", "split_brain", "io_error",
+		"frozen", "resumed", "io_failed"};
 	return name_of(names, v);
+}
+
+static constexpr std::array<const char *, 2> kOnPeerLoss{"continue", "freeze"};
+
+std::string on_peer_loss_name(std::optional<uint8_t> v)
+{
+	return name_of(kOnPeerLoss, v);
+}
+
+std::optional<uint8_t> parse_on_peer_loss(const std::string &s)
+{
+	return index_of(kOnPeerLoss, s);
 }
 
 std::string sync_kind_name(std::optional<uint8_t> v)
@@ -380,6 +400,11 @@ nlohmann::json status_json(const DeviceStatus &d)
 		j["verify"] = nullptr;
 	j["flags"] = d.flags ? nlohmann::json(flag_names(*d.flags)) : nlohmann::json(nullptr);
 	j["meta_disk"] = opt(d.meta_disk);
+	j["on_peer_loss"] = d.on_peer_loss ? nlohmann::json(on_peer_loss_name(d.on_peer_loss))
+					   : nlohmann::json(nullptr);
+	j["frozen"] = d.frozen ? nlohmann::json(*d.frozen != 0) : nlohmann::json(nullptr);
+	j["io_failed"] = d.io_failed ? nlohmann::json(*d.io_failed != 0)
+				     : nlohmann::json(nullptr);
 	if (d.disk_path)
 		j["disk_path"] = *d.disk_path;
 	if (d.peer_name)
@@ -431,6 +456,15 @@ std::string status_text(const DeviceStatus &d)
 		os << " on " << *d.disk_path;
 	if (d.meta_disk)
 		os << "\n  metadata    external on " << *d.meta_disk;
+	if (d.frozen && *d.frozen)
+		os << "\n  writes      FROZEN: waiting for 'dtrbdctl resume-io " << d.minor.value_or(0)
+		   << "' (go on alone), 'dtrbdctl fail-io " << d.minor.value_or(0)
+		   << "' (fail them) or a reconnect";
+	else if (d.io_failed && *d.io_failed)
+		os << "\n  writes      FAILING with I/O errors (fail-io) until 'dtrbdctl resume-io "
+		   << d.minor.value_or(0) << "' or a reconnect";
+	if (d.on_peer_loss && *d.on_peer_loss == DTRBD_OPL_FREEZE)
+		os << "\n  on loss     freeze";
 	if (d.flags && *d.flags) {
 		os << "\n  flags       ";
 		auto names = flag_names(*d.flags);

@@ -29,6 +29,8 @@ std::string protocol_name(uint8_t v);		// "A", "B", "C" or "unknown"
 std::optional<uint8_t> parse_protocol(const std::string &s);	// a/b/c
 // "disconnect", "discard-zero-changes", "discard-secondary"
 std::optional<uint8_t> parse_after_sb(const std::string &s);
+std::string on_peer_loss_name(std::optional<uint8_t> v);	// "continue", "freeze"
+std::optional<uint8_t> parse_on_peer_loss(const std::string &s);
 
 // A size with a binary unit: "800K", "50M", "1G", "2T" (also "50MiB",
 // "50m"); a bare number is refused as ambiguous. Bytes, or nullopt.

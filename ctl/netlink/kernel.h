@@ -42,6 +42,10 @@ struct DeviceStatus {
 	std::optional<uint64_t> rs_sent_bytes, rs_received_bytes, rs_same_bytes;
 	std::optional<uint32_t> flags;			// DTRBD_F_*
 	std::optional<std::string> meta_disk;		// external metadata
+	// Freeze on peer loss.
+	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
+	std::optional<uint8_t> frozen;			// 1: writes wait
+	std::optional<uint8_t> io_failed;		// 1: writes fail (FAIL_IO)
 };
 
 struct Event {
@@ -72,6 +76,14 @@ struct ConnectRequest {
 	bool csum_resync = false;	// resync sends checksums first
 	std::optional<uint8_t> after_sb;	// enum dtrbd_after_sb; unset: default
 	std::optional<uint32_t> resync_rate_kib;	// unset or 0: dynamic
+	std::optional<uint8_t> on_peer_loss;	// enum dtrbd_on_peer_loss; unset: continue
+};
+
+// DTRBD_CMD_SET_OPTIONS: at least one field set.
+struct SetOptionsRequest {
+	uint32_t minor = 0;
+	std::optional<uint32_t> resync_rate_kib;	// 0 = dynamic
+	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
 };
 
 // Every Status returned here already carries the sentence dtrbdctl prints
@@ -92,8 +104,11 @@ public:
 	virtual Status invalidate(uint32_t minor) = 0;
 	virtual Status invalidate_remote(uint32_t minor) = 0;
 	virtual Status new_current_uuid(uint32_t minor, bool clear_bitmap) = 0;
-	// Tunables of a running device; resync rate in KiB/s, 0 = dynamic.
-	virtual Status set_options(uint32_t minor, uint32_t resync_rate_kib) = 0;
+	// Tunables of a running device.
+	virtual Status set_options(const SetOptionsRequest &req) = 0;
+	// A frozen device goes on alone / fails its waiting writes with EIO.
+	virtual Status resume_io(uint32_t minor) = 0;
+	virtual Status fail_io(uint32_t minor) = 0;
 	virtual Result<DeviceStatus> get(uint32_t minor) = 0;
 	virtual Result<std::vector<DeviceStatus>> dump() = 0;
 

@@ -84,6 +84,8 @@ Result<Message> connect_request(int family, const ConnectRequest &r)
 		m->u8(DTRBD_A_AFTER_SB, *r.after_sb);
 	if (r.resync_rate_kib)
 		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
+	if (r.on_peer_loss)
+		m->u8(DTRBD_A_ON_PEER_LOSS, *r.on_peer_loss);
 	return m;
 }
 
@@ -104,12 +106,13 @@ Result<Message> new_current_uuid_request(int family, uint32_t minor,
 	return m;
 }
 
-Result<Message> set_options_request(int family, uint32_t minor,
-				    uint32_t resync_rate_kib)
+Result<Message> set_options_request(int family, const SetOptionsRequest &r)
 {
-	auto m = device_request(family, DTRBD_CMD_SET_OPTIONS, minor);
-	if (m)
-		m->u32(DTRBD_A_RESYNC_RATE, resync_rate_kib);
+	auto m = device_request(family, DTRBD_CMD_SET_OPTIONS, r.minor);
+	if (m && r.resync_rate_kib)
+		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
+	if (m && r.on_peer_loss)
+		m->u8(DTRBD_A_ON_PEER_LOSS, *r.on_peer_loss);
 	return m;
 }
 
@@ -214,12 +217,22 @@ Status NetlinkKernel::new_current_uuid(uint32_t minor, bool clear_bitmap)
 				     dev(minor)));
 }
 
-Status NetlinkKernel::set_options(uint32_t minor, uint32_t resync_rate_kib)
+Status NetlinkKernel::set_options(const SetOptionsRequest &req)
 {
-	auto m = nl::set_options_request(family_, minor, resync_rate_kib);
+	auto m = nl::set_options_request(family_, req);
 	if (!m)
 		return m.status();
-	return cmd_.transact(*m, str("change the options of ", dev(minor)));
+	return cmd_.transact(*m, str("change the options of ", dev(req.minor)));
+}
+
+Status NetlinkKernel::resume_io(uint32_t minor)
+{
+	return simple(DTRBD_CMD_RESUME_IO, minor, "resume the writes of");
+}
+
+Status NetlinkKernel::fail_io(uint32_t minor)
+{
+	return simple(DTRBD_CMD_FAIL_IO, minor, "fail the waiting writes of");
 }
 
 Result<DeviceStatus> NetlinkKernel::get(uint32_t minor)

@@ -21,8 +21,7 @@ Result<Message> connect_request(int family, const ConnectRequest &r);
 Result<Message> verify_request(int family, uint32_t minor, bool repair);
 Result<Message> new_current_uuid_request(int family, uint32_t minor,
 					 bool clear_bitmap);
-Result<Message> set_options_request(int family, uint32_t minor,
-				    uint32_t resync_rate_kib);
+Result<Message> set_options_request(int family, const SetOptionsRequest &r);
 
 } // namespace nl
 
@@ -42,7 +41,9 @@ public:
 	Status invalidate(uint32_t minor) override;
 	Status invalidate_remote(uint32_t minor) override;
 	Status new_current_uuid(uint32_t minor, bool clear_bitmap) override;
-	Status set_options(uint32_t minor, uint32_t resync_rate_kib) override;
+	Status set_options(const SetOptionsRequest &req) override;
+	Status resume_io(uint32_t minor) override;
+	Status fail_io(uint32_t minor) override;
 	Result<DeviceStatus> get(uint32_t minor) override;
 	Result<std::vector<DeviceStatus>> dump() override;
 	Status subscribe() override;

@@ -63,7 +63,9 @@ private:
 		{
 			return k.new_current_uuid(m, c);
 		}
-		Status set_options(uint32_t m, uint32_t r) override { return k.set_options(m, r); }
+		Status set_options(const SetOptionsRequest &r) override { return k.set_options(r); }
+		Status resume_io(uint32_t m) override { return k.resume_io(m); }
+		Status fail_io(uint32_t m) override { return k.fail_io(m); }
 		Status detach(uint32_t m) override { return k.detach(m); }
 		Status connect(const ConnectRequest &r) override { return k.connect(r); }
 		Status disconnect(uint32_t m) override { return k.disconnect(m); }

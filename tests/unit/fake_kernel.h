@@ -91,9 +91,19 @@ public:
 		return record(str("new-current-uuid ", minor,
 				  clear_bitmap ? " clear-bitmap" : ""));
 	}
-	Status set_options(uint32_t minor, uint32_t rate_kib) override
+	Status set_options(const SetOptionsRequest &r) override
 	{
-		return record(str("set-options ", minor, " resync-rate ", rate_kib));
+		return record(str("set-options ", r.minor,
+				  r.resync_rate_kib ? str(" resync-rate ", *r.resync_rate_kib) : "",
+				  r.on_peer_loss ? str(" on-peer-loss ", unsigned{*r.on_peer_loss}) : ""));
+	}
+	Status resume_io(uint32_t minor) override
+	{
+		return record(str("resume-io ", minor));
+	}
+	Status fail_io(uint32_t minor) override
+	{
+		return record(str("fail-io ", minor));
 	}
 	Status detach(uint32_t minor) override { return record(str("detach ", minor)); }
 	Status disconnect(uint32_t minor) override

@@ -315,7 +315,7 @@ TEST_CASE("set-options --resync-rate", "[cli]")
 {
 	Cli cli;
 	require_failure(cli({"set-options", "0"}), 2,
-			"the option '--resync-rate' is required but missing (see dtrbdctl "
+			"set-options needs --resync-rate or --on-peer-loss (see dtrbdctl "
 			"set-options --help)");
 	for (const char *bad : {"0K", "5G", "250", "fast", "1.5M", "-1M", ""})
 		require_failure(cli({"set-options", "0", "--resync-rate", bad}), 2,
@@ -443,4 +443,31 @@ TEST_CASE("status JSON through the CLI: every version 2 field, null when unrepor
 	CHECK(j["flags"] == json::array({"split-brain"}));
 	CHECK(j["meta_disk"] == "/dev/vg1/meta");
 	CHECK(cli({"status", "0"}).out.find("  flags       split-brain\n") != std::string::npos);
+}
+
+TEST_CASE("on-peer-loss, resume-io and fail-io", "[cli][freeze]")
+{
+	Cli cli;
+	require_failure(cli({"set-options", "0", "--on-peer-loss", "stop"}), 2,
+			"--on-peer-loss must be continue or freeze, not 'stop'");
+	CHECK(cli.opens == 0);
+	CHECK(cli({"set-options", "0", "--on-peer-loss", "freeze"}).out ==
+	      "dtrbd0: on peer loss freeze\n");
+	CHECK(cli({"set-options", "1", "--on-peer-loss", "continue", "--resync-rate", "1M"}).out ==
+	      "dtrbd1: resync rate 1.00 MiB/s\ndtrbd1: on peer loss continue\n");
+	CHECK(cli({"resume-io", "2"}).out == "dtrbd2: writes resumed; this side goes on alone\n");
+	CHECK(cli({"fail-io", "3"}).out ==
+	      "dtrbd3: waiting writes failed with I/O errors; later writes fail too until "
+	      "'dtrbdctl resume-io 3' or a reconnect\n");
+	CHECK(cli.kernel.calls == std::vector<std::string>{
+		"set-options 0 on-peer-loss 1", "set-options 1 resync-rate 1024 on-peer-loss 0",
+		"resume-io 2", "fail-io 3"});
+	CHECK(cli({"resume-io"}).rc == 2);
+	cli.kernel.refuse = Status::error(
+		"the device is not frozen: its writes are not waiting for anything", EINVAL);
+	require_failure(cli({"resume-io", "0"}), 1,
+			"the device is not frozen: its writes are not waiting for anything");
+	require_failure(cli({"connect", "0", "--local", "10.0.0.1:7789", "--peer",
+			     "10.0.0.2:7789", "--on-peer-loss", "maybe"}),
+			2, "--on-peer-loss must be continue or freeze, not 'maybe'");
 }

@@ -200,6 +200,7 @@ TEST_CASE("connect: split-brain and resync options reach the kernel only when gi
 	p.a.o.after_sb = DTRBD_SB_DISCARD_ZERO_CHANGES;
 	p.a.o.resync_rate_kib = 800;
 	p.b.o.resync_rate_kib = 0;			// "dynamic" given explicitly
+	p.a.o.on_peer_loss = DTRBD_OPL_FREEZE;
 	run_pair(p.a, p.b);
 	INFO(p.a.st.message() << " / " << p.b.st.message());
 	REQUIRE(p.a.st.ok());
@@ -212,6 +213,8 @@ TEST_CASE("connect: split-brain and resync options reach the kernel only when gi
 	CHECK_FALSE(p.b.k.connect_req->discard_my_data);
 	CHECK_FALSE(p.b.k.connect_req->after_sb);
 	CHECK(p.b.k.connect_req->resync_rate_kib == 0u);
+	CHECK(p.a.k.connect_req->on_peer_loss == DTRBD_OPL_FREEZE);
+	CHECK_FALSE(p.b.k.connect_req->on_peer_loss);
 
 	Pair q;
 	run_pair(q.a, q.b);

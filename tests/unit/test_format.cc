@@ -95,7 +95,8 @@ TEST_CASE("status JSON of a connected, syncing device", "[format]")
 		{"oos_bytes", nullptr}, {"resync_sent_bytes", nullptr},
 		{"resync_received_bytes", nullptr}, {"resync_same_bytes", nullptr},
 		{"al_writes", nullptr}, {"al_extents_used", nullptr}, {"verify", nullptr},
-		{"flags", nullptr}, {"meta_disk", nullptr}};
+		{"flags", nullptr}, {"meta_disk", nullptr}, {"on_peer_loss", nullptr},
+		{"frozen", nullptr}, {"io_failed", nullptr}};
 	CHECK(j == expected);
 }
 
@@ -133,7 +134,8 @@ TEST_CASE("status JSON with every attribute of metadata version 2", "[format]")
 		{"al_writes", 345}, {"al_extents_used", 12},
 		{"verify", {{"blocks_checked", 65536}, {"blocks_differing", 2}}},
 		{"flags", {"crashed-primary", "split-brain"}},
-		{"meta_disk", "/dev/vg1/meta"}};
+		{"meta_disk", "/dev/vg1/meta"}, {"on_peer_loss", nullptr},
+		{"frozen", nullptr}, {"io_failed", nullptr}};
 	CHECK(j == expected);
 
 	std::string text = status_text(a.status());
@@ -246,7 +248,7 @@ TEST_CASE("after-sb policies and event names of version 2", "[format]")
 	CHECK(event_name(DTRBD_EV_VERIFY_FINISHED) == "verify_finished");
 	CHECK(event_name(DTRBD_EV_SPLIT_BRAIN) == "split_brain");
 	CHECK(event_name(DTRBD_EV_IO_ERROR) == "io_error");
-	CHECK(event_name(DTRBD_EV_IO_ERROR + 1) == "unknown");
+	CHECK(event_name(DTRBD_EV_IO_FAILED + 1) == "unknown");
 	CHECK(flag_names(DTRBD_F_PEER_OUTDATED) == std::vector<std::string>{"peer-outdated"});
 	CHECK(duration_text(0) == "0s");
 	CHECK(duration_text(65) == "1m05s");
@@ -455,4 +457,48 @@ TEST_CASE("kernel errors become one sentence", "[netlink]")
 	Status st = nl::kernel_error("detach dtrbd1", ENODEV, std::nullopt);
 	CHECK(st.message() == "could not detach dtrbd1: no such device");
 	CHECK(st.errnum() == ENODEV);
+}
+
+TEST_CASE("freeze state in status and events", "[format][freeze]")
+{
+	Attrs a = connected_syncing();
+	json j = status_json(a.status());
+	CHECK(j["frozen"].is_null());
+	CHECK(j["io_failed"].is_null());
+	CHECK(j["on_peer_loss"].is_null());
+
+	Attrs f;
+	f.u32(DTRBD_A_MINOR, 5)
+		.u8(DTRBD_A_ROLE, DTRBD_ROLE_PRIMARY)
+		.u8(DTRBD_A_CONN, DTRBD_CONN_STANDALONE)
+		.u8(DTRBD_A_ON_PEER_LOSS, DTRBD_OPL_FREEZE)
+		.u8(DTRBD_A_FROZEN, 1)
+		.u8(DTRBD_A_IO_FAILED, 0)
+		.u8(DTRBD_A_EVENT, DTRBD_EV_FROZEN)
+		.str(DTRBD_A_REASON, "the peer did not answer for 5000 ms");
+	j = status_json(f.status());
+	CHECK(j["frozen"] == true);
+	CHECK(j["io_failed"] == false);
+	CHECK(j["on_peer_loss"] == "freeze");
+	std::string text = status_text(f.status());
+	CHECK(text.find("FROZEN: waiting for 'dtrbdctl resume-io 5'") != std::string::npos);
+	CHECK(text.find("on loss     freeze") != std::string::npos);
+	json e = event_json(f.event(), std::chrono::system_clock::time_point{});
+	CHECK(e["event"] == "frozen");
+	CHECK(e["frozen"] == true);
+
+	Attrs g;
+	g.u32(DTRBD_A_MINOR, 5).u8(DTRBD_A_FROZEN, 0).u8(DTRBD_A_IO_FAILED, 1)
+		.u8(DTRBD_A_ON_PEER_LOSS, 7);
+	j = status_json(g.status());
+	CHECK(j["on_peer_loss"] == "unknown");
+	CHECK(status_text(g.status()).find("FAILING with I/O errors") != std::string::npos);
+
+	CHECK(event_name(DTRBD_EV_FROZEN) == "frozen");
+	CHECK(event_name(DTRBD_EV_RESUMED) == "resumed");
+	CHECK(event_name(DTRBD_EV_IO_FAILED) == "io_failed");
+	CHECK(parse_on_peer_loss("freeze") == DTRBD_OPL_FREEZE);
+	CHECK(parse_on_peer_loss("continue") == DTRBD_OPL_CONTINUE);
+	CHECK_FALSE(parse_on_peer_loss("Freeze"));
+	CHECK(on_peer_loss_name(DTRBD_OPL_CONTINUE) == "continue");
 }

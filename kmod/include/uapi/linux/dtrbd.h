@@ -65,8 +65,24 @@ enum dtrbd_cmd {
 	 * without the initial full sync.
 	 */
 	DTRBD_CMD_NEW_CURRENT_UUID,
-	/* MINOR, RESYNC_RATE: change tunables of a running device */
+	/*
+	 * MINOR and at least one of RESYNC_RATE, ON_PEER_LOSS: change
+	 * tunables of a running device
+	 */
 	DTRBD_CMD_SET_OPTIONS,
+	/*
+	 * MINOR: a frozen device (ON_PEER_LOSS freeze, peer lost while
+	 * Primary) goes on alone: a new data generation starts, the writes
+	 * that waited complete (their blocks stay marked out of sync) and
+	 * new writes go through. Also ends the FAIL_IO state. EV_RESUMED.
+	 */
+	DTRBD_CMD_RESUME_IO,
+	/*
+	 * MINOR: a frozen device completes the writes that waited with
+	 * EIO, and every later write fails with EIO too, until RESUME_IO or
+	 * a successful reconnect. Reads go on. EV_IO_FAILED.
+	 */
+	DTRBD_CMD_FAIL_IO,
 
 	__DTRBD_CMD_MAX,
 };
@@ -134,6 +150,13 @@ enum dtrbd_attr {
 	DTRBD_A_REPAIR,		/* flag: verify then resync what differs */
 	DTRBD_A_CSUM_RESYNC,	/* flag (connect): as resync source, send
 				 * checksums first, data only where they differ */
+	DTRBD_A_ON_PEER_LOSS,	/* u8: enum dtrbd_on_peer_loss (connect,
+				 * set-options, status); connect's default:
+				 * continue */
+	DTRBD_A_FROZEN,		/* u8 (status): 1 while writes wait for
+				 * RESUME_IO or FAIL_IO */
+	DTRBD_A_IO_FAILED,	/* u8 (status): 1 after FAIL_IO, until
+				 * RESUME_IO or a reconnect */
 
 	__DTRBD_A_MAX,
 };
@@ -186,6 +209,12 @@ enum dtrbd_sync_kind {
 	DTRBD_SK_VERIFY,	/* online verify: compare, do not copy */
 };
 
+/* What a Primary does when it loses its peer (DTRBD_A_ON_PEER_LOSS). */
+enum dtrbd_on_peer_loss {
+	DTRBD_OPL_CONTINUE,	/* writes complete locally, out of sync */
+	DTRBD_OPL_FREEZE,	/* no write completes until RESUME_IO/FAIL_IO */
+};
+
 /* DTRBD_A_FLAGS */
 #define DTRBD_F_CRASHED_PRIMARY	(1u << 0)	/* attached after a crash as Primary */
 #define DTRBD_F_SPLIT_BRAIN	(1u << 1)	/* the last connect found split brain */
@@ -206,6 +235,9 @@ enum dtrbd_event {
 	DTRBD_EV_VERIFY_FINISHED,
 	DTRBD_EV_SPLIT_BRAIN,	/* REASON says how to resolve it */
 	DTRBD_EV_IO_ERROR,	/* the backing disk failed and was detached */
+	DTRBD_EV_FROZEN,	/* peer lost while Primary under freeze: writes wait */
+	DTRBD_EV_RESUMED,	/* writes go on: RESUME_IO or a reconnect */
+	DTRBD_EV_IO_FAILED,	/* FAIL_IO: waiting and new writes fail */
 };
 
 #endif /* _UAPI_LINUX_DTRBD_H */
