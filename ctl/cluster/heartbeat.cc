@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "cluster/heartbeat.h"
+#include "config/config.h"
 
 #include <algorithm>
+
+// Every name the configuration accepts fits the datagrams' name fields.
+static_assert(dtrbd::config::kMaxNameLen <= dtrbd::cluster::kMaxName);
 
 namespace dtrbd::cluster {
 

@@ -26,9 +26,11 @@ inline constexpr const char *kDefaultControlSocket = "/run/dtrbd/dtrbdd.sock";
 inline constexpr const char *kDefaultStateDir = "/var/lib/dtrbd";
 inline constexpr uint16_t kDefaultHeartbeatPort = 7788;
 // Names of hosts and resources: [A-Za-z0-9_.-], not starting with '.' or
-// '-', 1..kMaxNameLen bytes (a host name is sent in the hello, a resource
-// name becomes a file name under the state dir).
-inline constexpr size_t kMaxNameLen = 63;
+// '-', 1..kMaxNameLen bytes (a host name is sent in the hello, and both
+// host and resource names in every heartbeat and witness datagram, whose
+// name fields hold 31 bytes; a resource name becomes a file name under the
+// state dir). ctl/cluster/heartbeat.cc checks the two limits agree.
+inline constexpr size_t kMaxNameLen = 31;
 
 using Ms = std::chrono::milliseconds;
 

@@ -435,6 +435,15 @@ reconnect-min = "10m"
 	CHECK(l.mistakes[0].str().starts_with("x.conf:7:11: the witness address 'nope'"));
 }
 
+TEST_CASE("config: names fit the heartbeat and witness datagrams (31 bytes)", "[config]")
+{
+	const std::string ok(31, 'h'), too_long(32, 'h');
+	CHECK(mistakes(kBase + "[hosts." + ok + "]\naddress = \"10.99.0.3\"\n").empty());
+	auto ms = mistakes(kBase + "[hosts." + too_long + "]\naddress = \"10.99.0.3\"\n");
+	INFO(dump(ms));
+	CHECK(has(ms, "6", "the host name '" + too_long + "' is not usable; use 1 to 31"));
+}
+
 TEST_CASE("config: the secret file is read and checked", "[config]")
 {
 	test::TmpDir dir;
