@@ -85,7 +85,7 @@ fi
 
 # SIGTERM: clean exit; one log line per decision.
 lab_exec h3 "kill -TERM \$(cat /run/dtrbd-witness.pid)" || fail "no dtrbd-witness to stop"
-rc=$(lab_bg_wait h3 "$WBG" 30) || rc=$?
+rc=0; lab_bg_wait h3 "$WBG" 30 || rc=$?
 [[ "$rc" == 0 ]] || fail "dtrbd-witness exited $rc on SIGTERM"
 wlog=$(lab_bg_log h3 "$WBG")
 grep -q "claim vm1 from h2: refused: h2's copy of vm1 is not current" "$wlog" || fail "refusal not logged"
