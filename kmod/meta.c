@@ -15,6 +15,27 @@ static u32 dtrbd_md_crc(const struct dtrbd_md_super *sb)
 			   offsetof(struct dtrbd_md_super, crc));
 }
 
+/*
+ * Metadata I/O failed on an attached device: the activity log, the bitmap
+ * and the generation ids can no longer be kept, so the disk is treated as
+ * failed like after a data I/O error (dtrbd_disk_failed: diskless, I/O
+ * through the peer). Not while attaching (disk_state is still UNKNOWN; the
+ * attach fails instead) nor while detaching (the detach ends with the disk
+ * either way, and its io_error_work is flushed already).
+ */
+static void dtrbd_md_io_failed(struct dtrbd_device *dev, blk_opf_t opf,
+			       int err)
+{
+	unsigned long flags;
+
+	pr_err_ratelimited("%s: metadata %s failed: %d\n", dtrbd_name(dev),
+			   op_is_write(opf) ? "write" : "read", err);
+	spin_lock_irqsave(&dev->lock, flags);
+	if (!dev->removing)
+		dtrbd_disk_failed(dev);
+	spin_unlock_irqrestore(&dev->lock, flags);
+}
+
 /* One page of metadata I/O at byte @off of the metadata device. */
 int dtrbd_md_rw_page(struct dtrbd_device *dev, struct page *page, u64 off,
 		     blk_opf_t opf)
@@ -32,6 +53,8 @@ int dtrbd_md_rw_page(struct dtrbd_device *dev, struct page *page, u64 off,
 	__bio_add_page(&bio, page, PAGE_SIZE, 0);
 	ret = submit_bio_wait(&bio);
 	bio_uninit(&bio);
+	if (ret)
+		dtrbd_md_io_failed(dev, opf, ret);
 	return ret;
 }
 

@@ -218,7 +218,9 @@ static bool dtrbd_read_from_peer(struct dtrbd_device *dev,
  */
 void dtrbd_disk_failed(struct dtrbd_device *dev)
 {
-	if (dev->disk_state == DTRBD_DISK_DISKLESS)
+	lockdep_assert_held(&dev->lock);
+	/* diskless already, or still attaching (UNKNOWN): nothing to fail */
+	if (dev->disk_state <= DTRBD_DISK_DISKLESS)
 		return;
 	dev->disk_state = DTRBD_DISK_DISKLESS;
 	queue_work(dtrbd_wq, &dev->io_error_work);
