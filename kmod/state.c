@@ -192,6 +192,7 @@ out:
 int dtrbd_set_secondary(struct dtrbd_device *dev,
 			struct netlink_ext_ack *extack)
 {
+	bool io_failed = false;
 	int ret = 0;
 
 	ret = dtrbd_lock_for_cmd(dev, extack);
@@ -208,11 +209,21 @@ int dtrbd_set_secondary(struct dtrbd_device *dev,
 		dev->role = DTRBD_ROLE_SECONDARY;
 		dev->gen_pending = false;	/* nothing was written */
 		dev->send_state = dev->cstate == DTRBD_CONN_CONNECTED;
+		/*
+		 * FAIL_IO was the answer for this Primary's writes; it must
+		 * not outlive the role (a later promotion starts afresh).
+		 * Nothing is deferred: the device is closed.
+		 */
+		io_failed = dev->io_failed;
+		dev->io_failed = false;
 	}
 	spin_unlock_irq(&dev->lock);
 	if (ret)
 		goto out;
 	wake_up(&dev->sender_wq);
+	if (io_failed)
+		dtrbd_notify(dev, DTRBD_EV_RESUMED,
+			     "demoted to Secondary: writes no longer fail");
 
 	/*
 	 * Leaving Primary ends crash recovery by activity log for this

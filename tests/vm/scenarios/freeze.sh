@@ -1,6 +1,6 @@
 #!/bin/bash
-# description: on-peer-loss freeze: a Primary writing with O_DIRECT loses its peer (power pull): no write completes for 20 s, status frozen, no daemon or dtrbdctl needed to hold it (the events listener killed); reads go on; resume-io completes them and writes go on alone; the peer returns and resyncs; second pull: fail-io ends the waiting writes with EIO, later writes fail until resume-io
-# timeout: 900
+# description: on-peer-loss freeze: a Primary writing with O_DIRECT loses its peer (power pull): no write completes for 20 s, status frozen, no daemon or dtrbdctl needed to hold it (the events listener killed); reads go on; resume-io completes them and writes go on alone; the peer returns and resyncs; second pull: fail-io ends the waiting writes with EIO, later writes fail until resume-io; third round: fail-io, then a demotion ends the failing state
+# timeout: 1100
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
@@ -99,3 +99,24 @@ lab_exec_timeout 30 h1 "dd if=/dev/zero of=/dev/dtrbd0 bs=4k count=1 oflag=direc
 	fail "a write after resume-io failed"
 assert_eq "$(dt_field h1 0 .io_failed)" false "io_failed after resume-io"
 log "round 2: fail-io failed the waiting and new writes; resume-io ended it"
+
+# --- round 3: fail-io, then a demotion ends the failing state -----------------
+# The failing state answers a Primary's frozen writes; a Secondary promoted
+# later must not inherit it (before the fix only resume-io or a reconnect
+# cleared it). The peer disconnects this time: that freezes too.
+lab_power_on h2
+dt h2 attach 0 --disk /dev/vda
+dt_connect_pair h1 h2 0 --on-peer-loss freeze
+dt_wait_synced h1 h2 0 300
+dt h2 disconnect 0
+dt_wait h1 0 '.frozen == true and .connection == "standalone"' 30 "h1 frozen after the peer disconnected"
+dt h1 fail-io 0
+assert_eq "$(dt_field h1 0 .io_failed)" true "io_failed after fail-io (round 3)"
+lab_exec_timeout 30 h1 "dd if=/dev/zero of=/dev/dtrbd0 bs=4k count=1 oflag=direct status=none" &&
+	fail "a write after fail-io succeeded (round 3)"
+dt h1 secondary 0
+assert_eq "$(dt_field h1 0 .io_failed)" false "io_failed after the demotion"
+dt h1 primary 0 --force
+lab_exec_timeout 30 h1 "dd if=/dev/zero of=/dev/dtrbd0 bs=4k count=1 oflag=direct status=none" ||
+	fail "a write after demotion and promotion failed: the failing state outlived the role"
+log "round 3: the demotion ended the failing state; the next Primary writes"

@@ -236,7 +236,8 @@ enum dtrbd_event {
 	DTRBD_EV_SPLIT_BRAIN,	/* REASON says how to resolve it */
 	DTRBD_EV_IO_ERROR,	/* the backing disk failed and was detached */
 	DTRBD_EV_FROZEN,	/* peer lost while Primary under freeze: writes wait */
-	DTRBD_EV_RESUMED,	/* writes go on: RESUME_IO or a reconnect */
+	DTRBD_EV_RESUMED,	/* writes go on: RESUME_IO, a reconnect; FAIL_IO
+				 * also ends at a demotion */
 	DTRBD_EV_IO_FAILED,	/* FAIL_IO: waiting and new writes fail */
 };
 
