@@ -53,7 +53,7 @@ Result<std::string> real_path(const std::string &path)
 
 // After the handover: wait for the kernel to report the connection up.
 Status wait_connected(Kernel &k, const ConnectOptions &o, const Link &link,
-		      Clock::time_point deadline, std::ostream &out)
+		      std::chrono::steady_clock::time_point deadline, std::ostream &out)
 {
 	auto done = [&] {
 		out << dev(o.minor) << ": connected to " << link.peer.node_name
@@ -65,7 +65,7 @@ Status wait_connected(Kernel &k, const ConnectOptions &o, const Link &link,
 		return d.conn == DTRBD_CONN_CONNECTED;
 	};
 	for (;;) {
-		auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+		auto left = std::chrono::ceil<milliseconds>(deadline - std::chrono::steady_clock::now());
 		if (left.count() <= 0)
 			break;
 		auto ev = k.next_event(std::min(left, milliseconds(1000)));
@@ -144,7 +144,7 @@ Status cmd_attach(Kernel &k, const AttachOptions &o, std::ostream &out)
 
 Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 {
-	auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
 	auto d = attached(k, o.minor);
 	if (!d)
 		return d.status();
@@ -340,7 +340,7 @@ Status cmd_verify(Kernel &k, const VerifyOptions &o, const Waiting &w,
 {
 	const auto start = w.now();
 	const auto deadline = o.timeout_s ? start + std::chrono::seconds(o.timeout_s)
-					  : Clock::time_point::max();
+					  : std::chrono::steady_clock::time_point::max();
 	// Subscribe before the request: the verify may finish before the
 	// request returns, and its event must not be missed.
 	Status st = k.subscribe();
@@ -388,7 +388,7 @@ Status cmd_verify(Kernel &k, const VerifyOptions &o, const Waiting &w,
 		auto now = w.now();
 		if (now >= deadline)
 			return timed_out();
-		auto left = deadline == Clock::time_point::max()
+		auto left = deadline == std::chrono::steady_clock::time_point::max()
 			? milliseconds(1000)
 			: std::min(std::chrono::ceil<milliseconds>(deadline - now),
 				   milliseconds(1000));

@@ -49,7 +49,7 @@ struct VerifyOptions {
 
 // How a command that waits sees time, interruption and the terminal.
 struct Waiting {
-	std::function<Clock::time_point()> now = [] { return Clock::now(); };
+	std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
 	std::function<bool()> stop = [] { return false; };
 	std::ostream *progress = nullptr;	// a terminal: one-line progress
 };

@@ -22,11 +22,11 @@ namespace {
 constexpr auto kRetry = std::chrono::milliseconds(200);
 
 // Wait for @events on @fd until @deadline: 1 ready, 0 timed out, -1 error.
-int wait_fd(int fd, short events, Clock::time_point deadline)
+int wait_fd(int fd, short events, std::chrono::steady_clock::time_point deadline)
 {
 	for (;;) {
 		auto left = std::chrono::ceil<std::chrono::milliseconds>(
-			deadline - Clock::now());
+			deadline - std::chrono::steady_clock::now());
 		if (left.count() <= 0)
 			return 0;
 		pollfd p{fd, events, 0};
@@ -127,7 +127,7 @@ Result<UniqueFd> connect_peer(const LinkParams &p)
 		}
 		last = errno_text(err);
 		log::debug("connect to ", p.peer.str(), ": ", last);
-		if (Clock::now() + kRetry >= p.deadline)
+		if (std::chrono::steady_clock::now() + kRetry >= p.deadline)
 			return timed_out(p, last);
 		std::this_thread::sleep_for(kRetry);
 	}

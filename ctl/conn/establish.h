@@ -18,11 +18,10 @@
 
 namespace dtrbd {
 
-using Clock = std::chrono::steady_clock;
 
 struct LinkParams {
 	Endpoint local, peer;
-	Clock::time_point deadline;
+	std::chrono::steady_clock::time_point deadline;
 	unsigned timeout_s = 30;	// only to word errors
 	Hello ours;
 	// With a secret, the peer must prove it knows the same one (conn/auth.h)

@@ -119,6 +119,10 @@ public:
 	// signal interrupted the wait).
 	virtual Result<std::optional<Event>> next_event(
 		std::chrono::milliseconds timeout) = 0;
+	// The descriptor that becomes readable when events arrive (after
+	// subscribe()), for an event loop that then drains next_event(0);
+	// -1 when there is none.
+	virtual int event_fd() const { return -1; }
 };
 
 } // namespace dtrbd

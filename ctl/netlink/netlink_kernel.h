@@ -49,6 +49,7 @@ public:
 	Status subscribe() override;
 	Result<std::optional<Event>> next_event(
 		std::chrono::milliseconds timeout) override;
+	int event_fd() const override { return events_ ? events_->fd() : -1; }
 
 private:
 	NetlinkKernel(nl::Socket sk, int family)

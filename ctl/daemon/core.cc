@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "daemon/core.h"
+
+#include <linux/dtrbd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "cli/format.h"
+#include "common/log.h"
+#include "daemon/control.h"
+
+namespace dtrbd::daemon {
+
+using nlohmann::json;
+namespace ab = arbiter;
+
+// ---- conversions ------------------------------------------------------------
+
+ab::KernelView kernel_view(const std::optional<DeviceStatus> &d)
+{
+	ab::KernelView k;
+	if (!d)
+		return k;
+	k.attached = d->disk && *d->disk != DTRBD_DISK_DISKLESS;
+	switch (d->role.value_or(DTRBD_ROLE_UNKNOWN)) {
+	case DTRBD_ROLE_PRIMARY: k.role = ab::Role::Primary; break;
+	case DTRBD_ROLE_SECONDARY: k.role = ab::Role::Secondary; break;
+	default: k.role = ab::Role::Unknown;
+	}
+	switch (d->peer_role.value_or(DTRBD_ROLE_UNKNOWN)) {
+	case DTRBD_ROLE_PRIMARY: k.peer_role = ab::Role::Primary; break;
+	case DTRBD_ROLE_SECONDARY: k.peer_role = ab::Role::Secondary; break;
+	default: k.peer_role = ab::Role::Unknown;
+	}
+	switch (d->conn.value_or(DTRBD_CONN_STANDALONE)) {
+	case DTRBD_CONN_CONNECTING: k.conn = ab::Conn::Connecting; break;
+	case DTRBD_CONN_CONNECTED: k.conn = ab::Conn::Connected; break;
+	case DTRBD_CONN_DISCONNECTING: k.conn = ab::Conn::Disconnecting; break;
+	default: k.conn = ab::Conn::Standalone;
+	}
+	auto disk = [](std::optional<uint8_t> v) {
+		switch (v.value_or(DTRBD_DISK_UNKNOWN)) {
+		case DTRBD_DISK_DISKLESS: return ab::Disk::Diskless;
+		case DTRBD_DISK_INCONSISTENT: return ab::Disk::Inconsistent;
+		case DTRBD_DISK_OUTDATED: return ab::Disk::Outdated;
+		case DTRBD_DISK_UPTODATE: return ab::Disk::UpToDate;
+		default: return ab::Disk::Unknown;
+		}
+	};
+	k.disk = disk(d->disk);
+	k.peer_disk = disk(d->peer_disk);
+	switch (d->sync.value_or(DTRBD_SYNC_NONE)) {
+	case DTRBD_SYNC_SOURCE: k.sync = ab::Sync::Source; break;
+	case DTRBD_SYNC_TARGET: k.sync = ab::Sync::Target; break;
+	default: k.sync = ab::Sync::None;
+	}
+	k.sync_total = d->sync_total.value_or(0);
+	k.sync_done = d->sync_done.value_or(0);
+	k.open_count = d->open_count.value_or(0);
+	uint32_t flags = d->flags.value_or(0);
+	k.split_brain = flags & DTRBD_F_SPLIT_BRAIN;
+	k.frozen = d->frozen.value_or(0) != 0;
+	k.io_failed = d->io_failed.value_or(0) != 0;
+	return k;
+}
+
+ab::VmView vm_view(const std::optional<vm::DomainInfo> &d)
+{
+	ab::VmView v;
+	if (!d)
+		return v;
+	switch (d->state) {
+	case vm::DomainState::kMissing: v.state = ab::DomainState::Missing; break;
+	case vm::DomainState::kRunning: v.state = ab::DomainState::Running; break;
+	case vm::DomainState::kPaused:
+	case vm::DomainState::kPmSuspended: v.state = ab::DomainState::Paused; break;
+	case vm::DomainState::kShuttingDown: v.state = ab::DomainState::ShuttingDown; break;
+	case vm::DomainState::kShutOff: v.state = ab::DomainState::ShutOff; break;
+	case vm::DomainState::kCrashed: v.state = ab::DomainState::Crashed; break;
+	default: v.state = ab::DomainState::Unknown;
+	}
+	return v;
+}
+
+namespace {
+
+uint8_t protocol_of(char p)
+{
+	return p == 'A' ? DTRBD_PROT_A : p == 'B' ? DTRBD_PROT_B : DTRBD_PROT_C;
+}
+
+std::string device_of(const config::Resource &r)
+{
+	return str("/dev/dtrbd", r.minor);
+}
+
+} // namespace
+
+// ---- the core ---------------------------------------------------------------
+
+Core::Core(const config::Config &cfg, std::string self, CoreDeps deps, ab::Params params)
+	: cfg_(cfg), self_(std::move(self)), d_(std::move(deps)), params_(params)
+{
+	for (const config::Resource *rc : cfg_.resources_of(self_)) {
+		ab::ResourceSpec spec;
+		spec.name = rc->name;
+		spec.minor = rc->minor;
+		spec.hosts = rc->hosts;
+		spec.preferred = rc->preferred.value_or(rc->hosts.front());
+		spec.failback = rc->failback == config::Failback::Auto ? ab::Failback::Auto
+			      : rc->failback == config::Failback::Manual ? ab::Failback::Manual
+			      : ab::Failback::Never;
+		spec.domain = rc->domain;
+		spec.witness_configured = cfg_.witness.has_value();
+		Res r;
+		r.cfg = rc;
+		r.state = ab::initial_state(spec, self_, params_, now_ms());
+		auto peers = config::peers(*rc, self_);
+		r.peer = peers.empty() ? std::string() : peers.front();
+		res_.emplace(rc->name, std::move(r));
+	}
+}
+
+ab::Time Core::now_ms() const
+{
+	return std::chrono::duration_cast<ab::Time>(d_.clock.now().time_since_epoch());
+}
+
+Core::Res *Core::find(const std::string &name)
+{
+	auto it = res_.find(name);
+	return it == res_.end() ? nullptr : &it->second;
+}
+
+Core::Res *Core::find_minor(uint32_t minor)
+{
+	for (auto &[n, r] : res_)
+		if (r.cfg->minor == minor)
+			return &r;
+	return nullptr;
+}
+
+ab::Output Core::feed(Res &r, const ab::Event &ev)
+{
+	ab::Output out = ab::step(r.state, ev, now_ms());
+	for (const auto &line : out.log)
+		d_.log(line);
+	r.blocked = out.blocked;
+	r.warning = out.warning;
+	r.wake_at = out.wake_at;
+	for (const auto &a : out.actions)
+		execute(r, a);
+	drain();
+	return out;
+}
+
+void Core::drain()
+{
+	if (draining_)
+		return;
+	draining_ = true;
+	// Bounded: a result never produces more than the actions of one step.
+	for (int n = 0; !pending_.empty() && n < 10000; n++) {
+		auto [name, done] = std::move(pending_.front());
+		pending_.pop_front();
+		if (Res *r = find(name))
+			feed(*r, done);
+	}
+	draining_ = false;
+}
+
+void Core::done(Res &r, uint64_t id, Status st)
+{
+	ab::ActionDone d;
+	d.id = id;
+	d.ok = st.ok();
+	d.message = st.message();
+	pending_.emplace_back(r.cfg->name, std::move(d));
+}
+
+void Core::refresh_kernel(Res &r)
+{
+	auto g = d_.kernel.get(r.cfg->minor);
+	if (g)
+		r.dev = *g;
+	else
+		r.dev.reset();		// ENODEV: not attached (or the module went away)
+	feed(r, kernel_view(r.dev));
+}
+
+void Core::refresh_vm(Res &r)
+{
+	if (r.cfg->domain.empty() || !d_.vm)
+		return;
+	auto s = d_.vm->state(r.cfg->domain);
+	if (s)
+		r.dom = *s;
+	else
+		r.dom.reset();
+	feed(r, vm_view(r.dom));
+}
+
+void Core::execute(Res &r, const ab::Action &a)
+{
+	const config::Resource &c = *r.cfg;
+	Kernel &k = d_.kernel;
+	auto kernel_done = [&](Status st) {
+		if (!st)
+			d_.log(str(c.name, ": ", ab::to_string(a.kind), " failed: ", st.message()));
+		done(r, a.id, std::move(st));
+		refresh_kernel(r);
+	};
+	auto vm_done = [&](Status st) {
+		if (!st)
+			d_.log(str(c.name, ": ", ab::to_string(a.kind), " failed: ", st.message()));
+		done(r, a.id, std::move(st));
+		refresh_vm(r);
+	};
+	switch (a.kind) {
+	case ab::ActionKind::Attach: {
+		AttachRequest req;
+		req.minor = c.minor;
+		req.disk_path = config::disk_path(c, self_).value_or("");
+		req.meta_path = config::meta_path(c, self_);
+		kernel_done(k.attach(req));
+		break;
+	}
+	case ab::ActionKind::Connect:
+		d_.connector.start(a.id, c, a.peer.empty() ? r.peer : a.peer);
+		break;
+	case ab::ActionKind::Disconnect:
+		d_.connector.cancel(c.name);
+		kernel_done(k.disconnect(c.minor));
+		break;
+	case ab::ActionKind::Promote:
+		kernel_done(k.primary(c.minor, a.force));
+		break;
+	case ab::ActionKind::Demote:
+		kernel_done(k.secondary(c.minor));
+		break;
+	case ab::ActionKind::ResumeIo:
+		kernel_done(k.resume_io(c.minor));
+		break;
+	case ab::ActionKind::FailIo:
+		kernel_done(k.fail_io(c.minor));
+		break;
+	case ab::ActionKind::DefineVm:
+		if (!d_.vm) {
+			vm_done(Status::error("no VM driver is available on this host"));
+		} else if (c.domain_xml.empty()) {
+			auto s = d_.vm->state(c.domain);
+			vm_done(!s ? s.status()
+				: s->state == vm::DomainState::kMissing
+				? Status::error(str("domain ", c.domain, " is not defined on ", self_,
+						    " and ", c.name, " has no domain-xml to define it from"))
+				: Status());
+		} else {
+			auto def = d_.vm->ensure_defined(c.domain, c.domain_xml, device_of(c));
+			vm_done(def ? Status() : def.status());
+		}
+		break;
+	case ab::ActionKind::StartVm:
+	case ab::ActionKind::ShutdownVm:
+	case ab::ActionKind::DestroyVm:
+		if (!d_.vm) {
+			vm_done(Status::error("no VM driver is available on this host"));
+			break;
+		}
+		vm_done(a.kind == ab::ActionKind::StartVm ? d_.vm->start(c.domain)
+			: a.kind == ab::ActionKind::ShutdownVm ? d_.vm->shutdown(c.domain)
+			: d_.vm->destroy(c.domain));
+		break;
+	case ab::ActionKind::WitnessClaim:
+	case ab::ActionKind::WitnessOutdate:
+	case ab::ActionKind::WitnessRelease:
+	case ab::ActionKind::WitnessUptodate:
+		if (!d_.witness) {
+			ab::ActionDone dn;
+			dn.id = a.id;
+			dn.message = "no witness is configured";
+			pending_.emplace_back(c.name, std::move(dn));
+			break;
+		} else {
+			ab::KernelView kv = kernel_view(r.dev);
+			bool in_sync = kv.conn == ab::Conn::Connected &&
+				       kv.disk == ab::Disk::UpToDate &&
+				       kv.peer_disk == ab::Disk::UpToDate;
+			d_.witness->submit(a.id, a.kind, c.name,
+					   a.peer.empty() ? r.peer : a.peer, in_sync);
+		}
+		break;
+	}
+}
+
+void Core::start()
+{
+	std::map<uint32_t, DeviceStatus> devs;
+	if (auto all = d_.kernel.dump(); all) {
+		for (auto &dv : *all)
+			if (dv.minor)
+				devs[*dv.minor] = dv;
+	} else {
+		d_.log(str("could not list the devices: ", all.status().message()));
+	}
+	for (auto &[name, r] : res_) {
+		auto it = devs.find(r.cfg->minor);
+		if (it != devs.end())
+			r.dev = it->second;
+		if (!r.cfg->domain.empty() && d_.vm) {
+			auto s = d_.vm->state(r.cfg->domain);
+			if (s)
+				r.dom = *s;
+		}
+		if (r.dev)
+			d_.log(str(name, ": found /dev/dtrbd", r.cfg->minor, " ",
+				   role_name(r.dev->role), ", ", conn_name(r.dev->conn),
+				   ", disk ", disk_name(r.dev->disk),
+				   r.dom ? str(", domain ", r.cfg->domain, " ", vm::to_string(r.dom->state))
+					 : std::string(), "; adopting it as it is"));
+		feed(r, kernel_view(r.dev));
+		if (!r.cfg->domain.empty())
+			feed(r, vm_view(r.dom));
+		if (d_.witness)
+			feed(r, d_.witness->view(name));
+		feed(r, ab::Tick{});
+	}
+}
+
+void Core::on_kernel_event(const Event &ev)
+{
+	if (!ev.dev.minor)
+		return;
+	if (Res *r = find_minor(*ev.dev.minor))
+		refresh_kernel(*r);
+}
+
+void Core::on_vm_events(const std::vector<vm::VmEvent> &evs)
+{
+	bool all = false;
+	std::vector<Res *> touched;
+	for (const auto &e : evs) {
+		if (e.domain.empty()) {
+			all = true;
+			continue;
+		}
+		for (auto &[n, r] : res_)
+			if (r.cfg->domain == e.domain &&
+			    std::find(touched.begin(), touched.end(), &r) == touched.end())
+				touched.push_back(&r);
+	}
+	if (all) {
+		touched.clear();
+		for (auto &[n, r] : res_)
+			touched.push_back(&r);
+	}
+	for (Res *r : touched)
+		refresh_vm(*r);
+}
+
+ab::PeerView Core::peer_view(const Res &r) const
+{
+	ab::PeerView p;
+	p.host = r.peer;
+	auto it = hosts_.find(r.peer);
+	if (it == hosts_.end())
+		return p;
+	const HostView &h = it->second;
+	p.alive = h.alive;
+	p.ever_heard = h.ever_heard;
+	p.last_heard = h.last_heard;
+	p.boot_id = h.boot_id;
+	auto s = h.summaries.find(r.cfg->name);
+	if (s != h.summaries.end())
+		p.summary = s->second;
+	return p;
+}
+
+void Core::on_host(const std::string &host, const HostView &v)
+{
+	hosts_[host] = v;
+	for (auto &[n, r] : res_)
+		if (r.peer == host)
+			feed(r, peer_view(r));
+}
+
+void Core::on_witness_done(const std::string &resource, const ab::ActionDone &d)
+{
+	if (Res *r = find(resource))
+		feed(*r, d);
+}
+
+void Core::on_witness_view()
+{
+	if (!d_.witness)
+		return;
+	for (auto &[n, r] : res_)
+		feed(r, d_.witness->view(n));
+}
+
+void Core::on_connected(const std::string &resource, uint64_t id, Handshaken link)
+{
+	Res *r = find(resource);
+	if (!r)
+		return;
+	const config::Resource &c = *r->cfg;
+	ConnectRequest req;
+	req.minor = c.minor;
+	req.sock_fd = link.fd.get();
+	req.protocol = protocol_of(c.protocol);
+	req.ping_ms = static_cast<uint32_t>(cfg_.timing.ping_interval.count());
+	req.timeout_ms = static_cast<uint32_t>(cfg_.timing.ping_timeout.count());
+	req.tiebreak = link.tiebreak;
+	req.proto_version = link.proto_version;
+	req.features = link.features;
+	req.peer_name = link.peer_name;
+	req.peer_addr = link.peer_addr;
+	req.on_peer_loss = DTRBD_OPL_FREEZE;
+	Status st = d_.kernel.connect(req);
+	if (st)
+		d_.log(str(resource, ": connected to ", link.peer_name, " (", link.peer_addr,
+			   "), handed to the kernel with on-peer-loss freeze"));
+	else
+		d_.log(str(resource, ": the kernel refused the connection to ", link.peer_addr,
+			   ": ", st.message()));
+	// Our descriptor closes here; the kernel holds its own reference.
+	done(*r, id, std::move(st));
+	refresh_kernel(*r);
+}
+
+void Core::on_connect_failed(const std::string &resource, uint64_t id, const std::string &why)
+{
+	Res *r = find(resource);
+	if (!r)
+		return;
+	done(*r, id, Status::error(why));
+	drain();
+}
+
+void Core::tick()
+{
+	ab::Time now = now_ms();
+	for (auto &[n, r] : res_)
+		if (r.wake_at && *r.wake_at <= now)
+			feed(r, ab::Tick{});
+}
+
+std::optional<Clock::time_point> Core::next_wakeup() const
+{
+	std::optional<ab::Time> best;
+	for (const auto &[n, r] : res_)
+		if (r.wake_at && (!best || *r.wake_at < *best))
+			best = r.wake_at;
+	if (!best)
+		return std::nullopt;
+	return Clock::time_point(std::chrono::duration_cast<Clock::duration>(*best));
+}
+
+std::vector<std::pair<std::string, ab::Summary>> Core::summaries() const
+{
+	std::vector<std::pair<std::string, ab::Summary>> out;
+	for (const auto &[n, r] : res_)
+		out.emplace_back(n, ab::summary(r.state));
+	return out;
+}
+
+// ---- control requests -----------------------------------------------------------
+
+json Core::command(const std::string &name, ab::Command c)
+{
+	Res *r = find(name);
+	ab::Output out = feed(*r, c);
+	if (out.refusal)
+		return control::refused(*out.refusal);
+	switch (c.kind) {
+	case ab::Command::Kind::Up:
+		return control::ok(str("bringing ", name, " up on ", self_));
+	case ab::Command::Kind::Down:
+		return control::ok(str("taking ", name, " down on ", self_));
+	case ab::Command::Kind::FailBack:
+		return control::ok(str("moving ", name, " back to ", r->state.spec.preferred,
+				       "; follow it with 'dtrbdctl cluster'"));
+	case ab::Command::Kind::Migrate:
+		return control::ok(str("moving ", name, " to ", c.host,
+				       "; follow it with 'dtrbdctl cluster'"));
+	}
+	return control::ok("");
+}
+
+json Core::handle(const json &req)
+{
+	std::string cmd = req.value("cmd", "");
+	std::string name = req.contains("resource") && req["resource"].is_string()
+		? req["resource"].get<std::string>() : "";
+	std::string host = req.contains("host") && req["host"].is_string()
+		? req["host"].get<std::string>() : "";
+	if (cmd == "cluster")
+		return {{"ok", true}, {"cluster", cluster()}};
+
+	using K = ab::Command::Kind;
+	K kind;
+	if (cmd == "up")
+		kind = K::Up;
+	else if (cmd == "down")
+		kind = K::Down;
+	else if (cmd == "fail-back")
+		kind = K::FailBack;
+	else if (cmd == "migrate")
+		kind = K::Migrate;
+	else
+		return control::refused(str("unknown request '", cmd, "'; dtrbdd knows cluster, "
+					    "up, down, fail-back and migrate"));
+
+	std::string names;
+	for (const auto &[n, r] : res_)
+		names += (names.empty() ? "" : ", ") + n;
+	if (!name.empty() && !find(name))
+		return control::refused(str("unknown resource '", name, "'; ", self_, " has ",
+					    names.empty() ? std::string("no resources") : names));
+	if ((kind == K::FailBack || kind == K::Migrate) && name.empty())
+		return control::refused(str(cmd, " needs a resource name"));
+	ab::Command c;
+	c.kind = kind;
+	if (kind == K::Migrate) {
+		const auto &hosts = find(name)->cfg->hosts;
+		if (host.empty())
+			return control::refused(str("migrate needs the host to move ", name, " to"));
+		if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+			std::string hs;
+			for (const auto &h : hosts)
+				hs += (hs.empty() ? "" : ", ") + h;
+			return control::refused(str("not migrating ", name, ": ", host,
+						    " is not one of its hosts (", hs, ")"));
+		}
+		c.host = host;
+	}
+	if (!name.empty())
+		return command(name, c);
+	if (res_.empty())
+		return control::refused(str(self_, " has no resources in ", cfg_.path));
+	// Every resource: report what was done, and the first refusal.
+	std::string msgs, refusal;
+	for (auto &[n, r] : res_) {
+		json one = command(n, c);
+		if (one.value("ok", false))
+			msgs += (msgs.empty() ? "" : "; ") + one.value("message", std::string());
+		else if (refusal.empty())
+			refusal = one.value("error", std::string());
+	}
+	if (msgs.empty())
+		return control::refused(refusal);
+	return control::ok(refusal.empty() ? msgs : msgs + "; but " + refusal);
+}
+
+// ---- cluster view ----------------------------------------------------------------
+
+json Core::resource_json(const Res &r) const
+{
+	const config::Resource &c = *r.cfg;
+	ab::KernelView kv = kernel_view(r.dev);
+	const HostView *peer = nullptr;
+	if (auto it = hosts_.find(r.peer); it != hosts_.end())
+		peer = &it->second;
+	const ab::Summary *ps = nullptr;
+	if (peer && peer->alive)
+		if (auto it = peer->summaries.find(c.name); it != peer->summaries.end())
+			ps = &it->second;
+
+	json primary = nullptr;
+	if (kv.role == ab::Role::Primary)
+		primary = self_;
+	else if ((kv.conn == ab::Conn::Connected && kv.peer_role == ab::Role::Primary) ||
+		 (ps && ps->role == ab::Role::Primary))
+		primary = r.peer;
+
+	json sync = nullptr;
+	if (r.dev && kv.sync != ab::Sync::None) {
+		sync = {{"direction", kv.sync == ab::Sync::Source ? "source" : "target"},
+			{"done_bytes", kv.sync_done}, {"total_bytes", kv.sync_total}};
+		if (auto p = sync_percent(*r.dev))
+			sync["percent"] = *p;
+		else
+			sync["percent"] = nullptr;
+	}
+
+	json vmj = nullptr;
+	if (!c.domain.empty()) {
+		json host = nullptr;
+		std::string state = r.dom ? std::string(vm::to_string(r.dom->state)) : "unknown";
+		if (r.dom && vm::may_write(r.dom->state))
+			host = self_;
+		else if (ps && ps->domain_running) {
+			host = r.peer;
+			state = "running";
+		}
+		vmj = {{"domain", c.domain}, {"state", state}, {"host", host}};
+	}
+	auto opt = [](const std::optional<std::string> &s) {
+		return s ? json(*s) : json(nullptr);
+	};
+	return {
+		{"name", c.name},
+		{"minor", c.minor},
+		{"primary", primary},
+		{"role", r.dev ? json(role_name(r.dev->role)) : json("unattached")},
+		{"disk", r.dev ? json(disk_name(r.dev->disk)) : json(nullptr)},
+		{"peer_disk", r.dev ? json(disk_name(r.dev->peer_disk)) : json(nullptr)},
+		{"connection", r.dev ? json(conn_name(r.dev->conn)) : json(nullptr)},
+		{"frozen", kv.frozen},
+		{"sync", sync},
+		{"vm", vmj},
+		{"blocked", opt(r.blocked)},
+		{"warning", opt(r.warning)},
+		{"phase", ab::summary(r.state).phase},
+	};
+}
+
+json Core::cluster() const
+{
+	ab::Time now = now_ms();
+	json hosts = json::array();
+	for (const auto &[name, h] : cfg_.hosts) {
+		json links = json::array();
+		auto hv = hosts_.find(name);
+		for (size_t i = 0; i < h.heartbeat.size(); i++) {
+			json heard = nullptr;
+			if (name != self_ && hv != hosts_.end() && i < hv->second.link_heard.size() &&
+			    hv->second.link_heard[i])
+				heard = (now - *hv->second.link_heard[i]).count();
+			links.push_back({{"address", h.heartbeat[i].ip()}, {"last_heard_ms", heard}});
+		}
+		bool alive = name == self_ || (hv != hosts_.end() && hv->second.alive);
+		hosts.push_back({{"name", name}, {"alive", alive}, {"links", links}});
+	}
+	json witness = nullptr;
+	if (cfg_.witness) {
+		bool reachable = d_.witness && d_.witness->view("").reachable;
+		witness = {{"address", cfg_.witness->address.str()}, {"reachable", reachable}};
+	}
+	json resources = json::array();
+	for (const auto &[n, r] : res_)
+		resources.push_back(resource_json(r));
+	return {{"host", self_}, {"hosts", hosts}, {"witness", witness},
+		{"resources", resources}};
+}
+
+} // namespace dtrbd::daemon

@@ -1,0 +1,123 @@
+#!/bin/bash
+# description: dtrbdd on two hosts brings a resource up connected with the preferred host Primary, cluster --json shows it, a second daemon is refused, and kill -9 + restart adopts without changing anything
+# timeout: 600
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
+
+DTRBDD="$(dirname "$DT_CTL")/dtrbdd"
+[[ -x "$DTRBDD" ]] || fail "no $DTRBDD: build first (cmake --build build)"
+
+dt_start 2
+# A replicated pair, both UpToDate, then left alone: Secondary, StandAlone.
+dt_setup_pair h1 h2 1
+dt h1 secondary 1
+dt h1 disconnect 1
+dt h2 disconnect 1
+log "minor 1 attached on h1 and h2, UpToDate, StandAlone, both Secondary"
+
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+for h in h1 h2; do
+	lab_exec "$h" "mkdir -p /etc/dtrbd && umask 077 && printf '%s\n' $secret >/etc/dtrbd/secret &&
+cat >/etc/dtrbd/dtrbd.conf <<'CONF'
+secret-file = \"/etc/dtrbd/secret\"
+
+[hosts.h1]
+address = \"10.99.0.1\"
+[hosts.h2]
+address = \"10.99.0.2\"
+
+[resources.r1]
+minor = 1
+port = 7701
+disk = \"/dev/vda\"
+preferred = \"h1\"
+failback = \"manual\"
+CONF" || fail "writing the configuration on $h"
+	lab_exec "$h" "$DT_CTL" check-config || fail "check-config on $h"
+done
+
+start_daemon() {	# start_daemon HOST: dtrbdd in the background, log in /lab
+	lab_exec "$1" "setsid $DTRBDD >>/lab/dtrbdd.log 2>&1 </dev/null & echo \$! >/lab/dtrbdd.pid"
+}
+
+# cluster_field HOST JQ: one field of "dtrbdctl cluster --json" on HOST.
+cluster_field() {
+	local out
+	out=$(lab_exec "$1" "$DT_CTL" cluster --json 2>/dev/null) || return 1
+	jq -r "$2" <<<"$out"
+}
+
+wait_cluster() {	# wait_cluster HOST JQ-CONDITION SECS WHAT
+	local end=$((EPOCHSECONDS + $3))
+	until [[ "$(cluster_field "$1" "$2" 2>/dev/null)" == true ]]; do
+		((EPOCHSECONDS < end)) || {
+			lab_exec "$1" "$DT_CTL" cluster >&2 || true
+			lab_exec "$1" "cat /lab/dtrbdd.log" >&2 || true
+			fail "timed out after $3 s on $1 waiting for: $4"
+		}
+		sleep 1
+	done
+}
+
+# No daemon yet: one sentence.
+out=$(lab_exec h1 "$DT_CTL" cluster 2>&1) && fail "cluster without a daemon succeeded"
+[[ "$out" == "dtrbdctl: dtrbdd is not running on this host (no /run/dtrbd/dtrbdd.sock); start it with 'systemctl start dtrbd' or 'dtrbdd'" ]] ||
+	fail "cluster without a daemon said: $out"
+
+t0=$EPOCHREALTIME
+start_daemon h1
+start_daemon h2
+wait_cluster h1 '.resources[0] | .connection == "connected" and .primary == "h1" and .role == "primary"' 120 \
+	"r1 connected with h1 Primary"
+wait_cluster h2 '.resources[0] | .connection == "connected" and .primary == "h1" and .role == "secondary"' 60 \
+	"h2 sees r1 connected, h1 Primary"
+log "r1 connected with h1 Primary $(echo "$EPOCHREALTIME - $t0" | bc) s after the daemons started"
+lab_exec h1 "$DT_CTL" cluster
+json=$(lab_exec h1 "$DT_CTL" cluster --json)
+for k in host hosts witness resources; do
+	jq -e "has(\"$k\")" <<<"$json" >/dev/null || fail "cluster --json has no $k"
+done
+for k in name minor primary role disk peer_disk connection frozen sync vm blocked; do
+	jq -e ".resources[0] | has(\"$k\")" <<<"$json" >/dev/null || fail "resources[0] has no $k"
+done
+assert_eq "$(jq -r .host <<<"$json")" h1 "cluster --json .host"
+assert_eq "$(dt_field h1 1 .on_peer_loss)" freeze "the daemon's connection uses on-peer-loss freeze"
+
+# A second daemon is refused with one sentence, and changes nothing.
+out=$(lab_exec h1 "$DTRBDD" 2>&1) && fail "a second dtrbdd started"
+[[ "$out" == *"another dtrbdd is already running on this host (pid "* ]] || fail "second dtrbdd said: $out"
+log "second daemon refused: $out"
+
+# Bad input: one sentence each, nothing changes.
+out=$(lab_exec h1 "$DT_CTL" up nope 2>&1) && fail "up of an unknown resource succeeded"
+assert_eq "$out" "dtrbdctl: unknown resource 'nope'; h1 has r1" "up nope"
+out=$(lab_exec h1 "$DT_CTL" migrate r1 h9 2>&1) && fail "migrate to an unknown host succeeded"
+assert_eq "$out" "dtrbdctl: not migrating r1: h9 is not one of its hosts (h1, h2)" "migrate r1 h9"
+
+# kill -9 of the daemon: the device stays Primary and connected; a new
+# daemon adopts it without touching it.
+lab_exec h1 "dd if=/dev/urandom of=/dev/dtrbd1 bs=4k count=256 oflag=direct status=none" || fail "write"
+written=$(dt_field h1 1 .written_bytes)
+lab_exec h1 'kill -9 $(cat /lab/dtrbdd.pid)'
+sleep 2
+assert_eq "$(dt_field h1 1 .role)" primary "h1 role after kill -9"
+assert_eq "$(dt_field h1 1 .connection)" connected "h1 connection after kill -9"
+lab_exec h1 "dd if=/dev/urandom of=/dev/dtrbd1 bs=4k count=256 oflag=direct status=none" ||
+	fail "write while the daemon is dead"
+start_daemon h1
+wait_cluster h1 '.resources[0] | .connection == "connected" and .primary == "h1"' 60 "adoption"
+lab_exec h1 "grep -q 'r1: found /dev/dtrbd1 primary, connected' /lab/dtrbdd.log" ||
+	fail "the restarted daemon did not log what it adopted"
+sleep 3
+assert_eq "$(dt_field h1 1 .role)" primary "h1 role after the restart"
+assert_eq "$(dt_field h1 1 .connection)" connected "h1 connection after the restart"
+after=$(dt_field h1 1 .written_bytes)
+((after >= written + (2 << 20))) || fail "written_bytes went from $written to $after"
+log "kill -9 and restart: r1 stayed Primary and connected, the new daemon adopted it"
+
+lab_exec h1 'kill -TERM $(cat /lab/dtrbdd.pid)'
+lab_exec h2 'kill -TERM $(cat /lab/dtrbdd.pid)'
+sleep 1
+assert_eq "$(dt_field h1 1 .role)" primary "h1 role after SIGTERM"
+lab_exec h1 "cat /lab/dtrbdd.log"
