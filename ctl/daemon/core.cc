@@ -60,8 +60,8 @@ ab::KernelView kernel_view(const std::optional<DeviceStatus> &d)
 	k.open_count = d->open_count.value_or(0);
 	uint32_t flags = d->flags.value_or(0);
 	k.split_brain = flags & DTRBD_F_SPLIT_BRAIN;
-	k.frozen = d->frozen.value_or(0) != 0;
-	k.io_failed = d->io_failed.value_or(0) != 0;
+	// frozen and io_failed: the kernel does not report them yet (they
+	// come with on-peer-loss freeze).
 	return k;
 }
 
@@ -240,10 +240,12 @@ void Core::execute(Res &r, const ab::Action &a)
 		kernel_done(k.secondary(c.minor));
 		break;
 	case ab::ActionKind::ResumeIo:
-		kernel_done(k.resume_io(c.minor));
-		break;
 	case ab::ActionKind::FailIo:
-		kernel_done(k.fail_io(c.minor));
+		// Comes with the kernel's on-peer-loss freeze; until then no
+		// device is ever frozen, so the arbiter does not ask.
+		kernel_done(Status::error(str("this kernel interface has no ",
+					      a.kind == ab::ActionKind::ResumeIo ? "resume-io" : "fail-io",
+					      " yet"), ENOTSUP));
 		break;
 	case ab::ActionKind::DefineVm:
 		if (!d_.vm) {
@@ -415,11 +417,10 @@ void Core::on_connected(const std::string &resource, uint64_t id, Handshaken lin
 	req.features = link.features;
 	req.peer_name = link.peer_name;
 	req.peer_addr = link.peer_addr;
-	req.on_peer_loss = DTRBD_OPL_FREEZE;
 	Status st = d_.kernel.connect(req);
 	if (st)
 		d_.log(str(resource, ": connected to ", link.peer_name, " (", link.peer_addr,
-			   "), handed to the kernel with on-peer-loss freeze"));
+			   ")), handed to the kernel"));
 	else
 		d_.log(str(resource, ": the kernel refused the connection to ", link.peer_addr,
 			   ": ", st.message()));
@@ -456,11 +457,11 @@ std::optional<Clock::time_point> Core::next_wakeup() const
 	return Clock::time_point(std::chrono::duration_cast<Clock::duration>(*best));
 }
 
-std::vector<std::pair<std::string, ab::Summary>> Core::summaries() const
+std::vector<Core::Summary> Core::summaries() const
 {
-	std::vector<std::pair<std::string, ab::Summary>> out;
+	std::vector<Summary> out;
 	for (const auto &[n, r] : res_)
-		out.emplace_back(n, ab::summary(r.state));
+		out.push_back({n, r.cfg->minor, ab::summary(r.state)});
 	return out;
 }
 

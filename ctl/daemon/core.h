@@ -112,7 +112,12 @@ public:
 	// When tick() must run next (nullopt: nothing scheduled).
 	std::optional<Clock::time_point> next_wakeup() const;
 	// What this host's heartbeats carry, one per resource.
-	std::vector<std::pair<std::string, arbiter::Summary>> summaries() const;
+	struct Summary {
+		std::string name;
+		uint32_t minor = 0;
+		arbiter::Summary summary;
+	};
+	std::vector<Summary> summaries() const;
 	const std::string &self() const { return self_; }
 
 private:

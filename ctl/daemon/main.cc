@@ -45,8 +45,8 @@ int refuse(const std::string &sentence)
 constexpr const char *kUsage =
 	"Usage: dtrbdd [--config PATH] [--host NAME]\n"
 	"Keeps the dtrbd resources of the configuration running on this host:\n"
-	"attaches and connects their devices, exchanges heartbeats, asks the\n"
-	"witness, promotes, starts and moves their domains. Runs in the\n"
+	"attaches and connects their devices, promotes the preferred host,\n"
+	"starts and moves their domains. Runs in the\n"
 	"foreground and logs one line per decision to stderr. See\n"
 	"Documentation/dtrbdd.md.\n\nOptions";
 
@@ -163,6 +163,8 @@ int run(const Options &o)
 		return refuse(conns.status().message());
 
 	SteadyClock clock;
+	// Heartbeats and the witness client are not wired in yet
+	// (Documentation/dtrbdd.md, "What is not wired yet").
 	CoreDeps deps{k, **conns, vmd.get(), nullptr, clock, log_line};
 	Core core(*cfg, self, deps, params);
 

@@ -76,13 +76,6 @@ struct SimKernel : test::FakeKernel {
 			devices.at(m).conn = DTRBD_CONN_STANDALONE;
 		return st;
 	}
-	Status resume_io(uint32_t m) override
-	{
-		Status st = FakeKernel::resume_io(m);
-		if (st)
-			devices.at(m).frozen = 0;
-		return st;
-	}
 	// Only the commands that change something, in order.
 	std::vector<std::string> commands() const
 	{
@@ -212,7 +205,6 @@ DeviceStatus device(uint8_t role, uint8_t conn, uint8_t peer_role)
 	d.peer_disk = conn == DTRBD_CONN_CONNECTED ? DTRBD_DISK_UPTODATE : DTRBD_DISK_UNKNOWN;
 	d.size_bytes = 64 << 20;
 	d.sync = DTRBD_SYNC_NONE;
-	d.frozen = 0;
 	return d;
 }
 
