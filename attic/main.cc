@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+// dtrbdd: keeps the resources of /etc/dtrbd/dtrbd.conf running on this host
+// (Documentation/dtrbdd.md). This file only connects the process to the
+// daemon core: it owns every descriptor and the event loop.
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "daemon/connmgr.h"
+#include "daemon/control.h"
+#include "daemon/control_server.h"
+#include "daemon/core.h"
+#include "daemon/lock.h"
+#include "daemon/loop.h"
+#include "daemon/peers.h"
+#include "netlink/netlink_kernel.h"
+#include "vm/libvirt_driver.h"
+
+using namespace dtrbd;
+using namespace dtrbd::daemon;
+namespace po = boost::program_options;
+
+namespace {
+
+// One line per decision on stderr, which the journal captures.
+void log_line(const std::string &line)
+{
+	std::fprintf(stderr, "dtrbdd: %s\n", line.c_str());
+	std::fflush(stderr);
+}
+
+int refuse(const std::string &sentence)
+{
+	log_line(sentence);
+	return 1;
+}
+
+constexpr const char *kUsage =
+	"Usage: dtrbdd [--config PATH] [--host NAME]\n"
+	"Keeps the dtrbd resources of the configuration running on this host:\n"
+	"attaches and connects their devices, promotes the preferred host,\n"
+	"starts and moves their domains. Runs in the\n"
+	"foreground and logs one line per decision to stderr. See\n"
+	"Documentation/dtrbdd.md.\n\nOptions";
+
+struct Options {
+	std::string config = config::kDefaultPath;
+	std::optional<std::string> host;
+	std::string run_dir = control::kRunDir;
+	std::string libvirt_uri = "qemu:///system";
+};
+
+std::optional<int> parse(int argc, char **argv, Options &o)
+{
+	po::options_description desc(kUsage);
+	desc.add_options()
+		("config", po::value<std::string>(&o.config)->value_name("PATH"),
+		 "the cluster configuration (default /etc/dtrbd/dtrbd.conf)")
+		("host", po::value<std::string>()->value_name("NAME"),
+		 "which host of the configuration this is (default: the one named "
+		 "like this machine's hostname)")
+		("run-dir", po::value<std::string>(&o.run_dir)->value_name("DIR"),
+		 "where the lock file lives (default /run/dtrbd); the control socket "
+		 "is the configuration's control-socket")
+		("libvirt-uri", po::value<std::string>(&o.libvirt_uri)->value_name("URI"),
+		 "the hypervisor connection (default qemu:///system)")
+		("help,h", "show this help and exit")
+		("version", "show the version and exit");
+	po::variables_map vm;
+	try {
+		po::store(po::parse_command_line(argc, argv, desc), vm);
+		po::notify(vm);
+	} catch (const po::error &e) {
+		std::cerr << "dtrbdd: " << e.what() << " (see dtrbdd --help)\n";
+		return 2;
+	}
+	if (vm.count("help")) {
+		std::cout << desc;
+		return 0;
+	}
+	if (vm.count("version")) {
+		std::cout << "dtrbdd " DTRBD_VERSION "\n";
+		return 0;
+	}
+	if (vm.count("host"))
+		o.host = vm["host"].as<std::string>();
+	return std::nullopt;
+}
+
+// Arbiter timing from the configuration's [timing].
+arbiter::Params params_of(const config::Config &c)
+{
+	arbiter::Params p;
+	p.heartbeat_interval = c.timing.heartbeat_interval;
+	p.kernel_timeout = c.timing.ping_timeout;
+	p.isolation_bound = c.timing.isolation_timeout;
+	p.shutdown_timeout = c.timing.shutdown_timeout;
+	p.reconnect_min = c.timing.reconnect_min;
+	p.reconnect_max = c.timing.reconnect_max;
+	// The survivor waits until a silent host must have destroyed its VMs.
+	p.zombie_bound = std::max(p.zombie_bound, p.kernel_timeout + p.isolation_bound +
+						 p.destroy_allowance + p.heartbeat_interval);
+	return p;
+}
+
+int run(const Options &o)
+{
+	// Signals first: every thread started later inherits the mask.
+	auto sigs = SignalFd::make({SIGTERM, SIGINT, SIGHUP});
+	if (!sigs)
+		return refuse(sigs.status().message());
+	signal(SIGPIPE, SIG_IGN);
+
+	auto cfg = config::load_or_refuse(o.config);
+	if (!cfg)
+		return refuse(cfg.status().message());
+	auto me = config::this_host(*cfg, o.host ? std::optional<std::string_view>(*o.host)
+						 : std::nullopt);
+	if (!me)
+		return refuse(me.status().message());
+	std::string self = (*me)->name;
+	arbiter::Params params = params_of(*cfg);
+	if (auto bad = arbiter::check_params(params))
+		return refuse(str("the [timing] of ", cfg->path, " is not safe: ", *bad));
+
+	auto lock = InstanceLock::acquire(o.run_dir);
+	if (!lock)
+		return refuse(lock.status().message());
+
+	auto loop = Loop::make();
+	if (!loop)
+		return refuse(loop.status().message());
+	auto kernel = NetlinkKernel::open();
+	if (!kernel)
+		return refuse(kernel.status().message());
+	if (Status st = (*kernel)->subscribe(); !st)
+		return refuse(st.message());
+
+	std::unique_ptr<vm::VmDriver> vmd;
+	bool wants_vm = false;
+	for (const auto *r : cfg->resources_of(self))
+		wants_vm |= !r->domain.empty();
+	if (wants_vm) {
+		auto v = vm::LibvirtDriver::create(o.libvirt_uri);
+		if (!v)
+			return refuse(v.status().message());
+		vmd = std::move(*v);
+	}
+
+	Kernel &k = **kernel;
+	auto conns = ConnectionManager::make(*cfg, self, [&k](uint32_t minor) -> uint64_t {
+		auto d = k.get(minor);
+		return d && d->size_bytes ? *d->size_bytes : 0;
+	});
+	if (!conns)
+		return refuse(conns.status().message());
+
+	SteadyClock clock;
+	uint64_t boot_id = 0;
+	while (boot_id == 0) {
+		Status rs = crypto::random_bytes(std::span(reinterpret_cast<uint8_t *>(&boot_id),
+							   sizeof(boot_id)));
+		if (!rs)
+			return refuse(rs.message());
+	}
+	cluster::Keys keys = cluster::derive_keys(cfg->secret);
+	std::unique_ptr<WitnessLink> wl;
+	if (cfg->witness) {
+		auto w = WitnessLink::make(**loop, *cfg, self, keys, boot_id, clock);
+		if (!w)
+			return refuse(w.status().message());
+		wl = std::move(*w);
+	}
+	CoreDeps deps{k, **conns, vmd.get(), wl.get(), clock, log_line};
+	Core core(*cfg, self, deps, params);
+	if (wl)
+		wl->attach(&core);
+	auto hb = Heartbeats::make(**loop, *cfg, self, keys, boot_id, clock, core, log_line);
+	if (!hb)
+		return refuse(hb.status().message());
+
+	auto timer = Timer::make();
+	if (!timer)
+		return refuse(timer.status().message());
+	auto rearm = [&] {
+		(*hb)->update();
+		if (wl)
+			wl->update();
+		auto at = core.next_wakeup();
+		if (!at) {
+			(void)timer->disarm();
+			return;
+		}
+		auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - clock.now());
+		(void)timer->arm(std::max(left, std::chrono::milliseconds(1)));
+	};
+
+	Loop &l = **loop;
+	Status st;
+	st = l.add(sigs->fd(), EPOLLIN, [&](uint32_t) {
+		for (int s; (s = sigs->next()) != 0;) {
+			if (s == SIGHUP) {
+				log_line("SIGHUP: the configuration is read at start only; "
+					 "restart dtrbdd to apply changes (devices and domains "
+					 "keep running)");
+				continue;
+			}
+			log_line(str("stopping on ", strsignal(s),
+				     "; devices, connections and domains keep running"));
+			l.stop();
+		}
+	});
+	if (st)
+		st = l.add((*kernel)->event_fd(), EPOLLIN, [&](uint32_t) {
+			for (;;) {
+				auto ev = k.next_event(std::chrono::milliseconds(0));
+				if (!ev) {
+					log_line(ev.status().message());
+					break;
+				}
+				if (!*ev)
+					break;
+				core.on_kernel_event(**ev);
+			}
+			rearm();
+		});
+	if (st)
+		st = l.add((*conns)->event_fd(), EPOLLIN, [&](uint32_t) {
+			for (auto &res : (*conns)->collect()) {
+				if (res.link)
+					core.on_connected(res.resource, res.action_id,
+							  std::move(*res.link));
+				else
+					core.on_connect_failed(res.resource, res.action_id,
+							       res.link.status().message());
+			}
+			rearm();
+		});
+	if (st && vmd)
+		st = l.add(vmd->event_fd(), EPOLLIN, [&](uint32_t) {
+			core.on_vm_events(vmd->take_events());
+			rearm();
+		});
+	if (st)
+		st = l.add(timer->fd(), EPOLLIN, [&](uint32_t) {
+			timer->consume();
+			core.tick();
+			rearm();
+		});
+	if (!st)
+		return refuse(st.message());
+
+	auto ctl = ControlServer::make(l, cfg->control_socket, [&](const nlohmann::json &req) {
+		auto resp = core.handle(req);
+		rearm();
+		return resp;
+	});
+	if (!ctl)
+		return refuse(ctl.status().message());
+
+	log_line(str("starting on ", self, ": ", cfg->summary(), "; control socket ",
+		     cfg->control_socket));
+	core.start();
+	rearm();
+	sd_notify(0, "READY=1");
+	st = l.run();
+	sd_notify(0, "STOPPING=1");
+	if (!st)
+		return refuse(st.message());
+	return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	Options o;
+	if (auto rc = parse(argc, argv, o))
+		return *rc;
+	try {
+		return run(o);
+	} catch (const std::exception &e) {
+		return refuse(str("internal error: ", e.what()));
+	}
+}
