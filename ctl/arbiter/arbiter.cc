@@ -332,6 +332,12 @@ void on_done(Ctx &c, const ActionDone &d)
 	case ActionKind::WitnessOutdate:
 		if (d.ok) {
 			s.witness_refusal.clear();
+			// A grant always carries the record after it (the
+			// decisions read holder and current from it). Without
+			// one, the next request would be the same one again at
+			// once: pace it like a refusal instead of looping.
+			if (!d.record)
+				s.next_witness = c.now + s.params.witness_retry;
 			if (f.kind == ActionKind::WitnessClaim) {
 				if (this_episode)
 					s.claimed_in_episode = true;

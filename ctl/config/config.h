@@ -73,7 +73,7 @@ struct Resource {
 struct Timing {
 	Ms heartbeat_interval{200};	// one datagram per link per interval
 	Ms deadtime{1000};		// peer dead when no link heard it this long
-	Ms witness_lease{1000};		// witness: a holder silent this long may be replaced
+	Ms witness_lease{2000};		// witness: a holder silent this long may be replaced (= dtrbd-witness --lease-ms default)
 	Ms isolation_timeout{1000};	// isolated host destroys its VMs within this
 	Ms reconnect_min{200};		// first reconnect delay, doubling ...
 	Ms reconnect_max{5000};		// ... up to this

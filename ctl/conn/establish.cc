@@ -137,7 +137,7 @@ Result<UniqueFd> connect_peer(const LinkParams &p)
 struct Handshake {
 	int fd;
 	std::string peer;
-	Clock::time_point deadline;
+	std::chrono::steady_clock::time_point deadline;
 	long long timeout_ms;
 };
 
@@ -312,7 +312,7 @@ Result<Link> establish(const LinkParams &p)
 		   link.listener ? "accepted" : "connected", ")");
 
 	Handshake h{link.fd.get(), p.peer.str(),
-		    std::min(p.deadline, Clock::now() + p.handshake_timeout),
+		    std::min(p.deadline, std::chrono::steady_clock::now() + p.handshake_timeout),
 		    static_cast<long long>(p.handshake_timeout.count())};
 	auto x = exchange_hello(h, p);
 	if (!x)

@@ -38,6 +38,10 @@ void ConnectionManager::start(uint64_t action_id, const config::Resource &r,
 	p.ours.size_bytes = device_size_(r.minor);
 	p.ours.minor = r.minor;
 	p.ours.node_name = self_;
+	// The peer must prove it knows the cluster's secret (conn/auth.h)
+	// before the socket goes to the kernel; a wrong one is refused on
+	// both sides.
+	p.secret = cfg_.secret;
 	std::string name = r.name;
 
 	Attempt a;

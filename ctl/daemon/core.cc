@@ -60,8 +60,8 @@ ab::KernelView kernel_view(const std::optional<DeviceStatus> &d)
 	k.open_count = d->open_count.value_or(0);
 	uint32_t flags = d->flags.value_or(0);
 	k.split_brain = flags & DTRBD_F_SPLIT_BRAIN;
-	// frozen and io_failed: the kernel does not report them yet (they
-	// come with on-peer-loss freeze).
+	k.frozen = d->frozen.value_or(0) != 0;
+	k.io_failed = d->io_failed.value_or(0) != 0;
 	return k;
 }
 
@@ -81,6 +81,25 @@ ab::VmView vm_view(const std::optional<vm::DomainInfo> &d)
 	default: v.state = ab::DomainState::Unknown;
 	}
 	return v;
+}
+
+ab::Params params_of(const config::Config &c)
+{
+	ab::Params p;
+	p.heartbeat_interval = c.timing.heartbeat_interval;
+	p.deadtime = c.timing.deadtime;
+	p.kernel_timeout = c.timing.ping_timeout;
+	p.isolation_bound = c.timing.isolation_timeout;
+	p.shutdown_timeout = c.timing.shutdown_timeout;
+	p.reconnect_min = c.timing.reconnect_min;
+	p.reconnect_max = c.timing.reconnect_max;
+	// The survivor waits until a silent host must have destroyed its
+	// domains: it notices the loss within the kernel's ping-timeout, gives
+	// up after isolation-timeout, needs destroy_allowance to destroy, fail
+	// the writes and demote, and its last heartbeat may be one interval old.
+	p.zombie_bound = std::max(p.zombie_bound, p.kernel_timeout + p.isolation_bound +
+						 p.destroy_allowance + p.heartbeat_interval);
+	return p;
 }
 
 namespace {
@@ -161,12 +180,17 @@ void Core::drain()
 		return;
 	draining_ = true;
 	// Bounded: a result never produces more than the actions of one step.
-	for (int n = 0; !pending_.empty() && n < 10000; n++) {
+	int n = 0;
+	for (; !pending_.empty() && n < 10000; n++) {
 		auto [name, done] = std::move(pending_.front());
 		pending_.pop_front();
 		if (Res *r = find(name))
 			feed(*r, done);
 	}
+	if (!pending_.empty())
+		d_.log(str("dropping ", pending_.size(), " action results after ", n,
+			   " in one go: a decision loop, which is a bug"));
+	pending_.clear();
 	draining_ = false;
 }
 
@@ -201,8 +225,30 @@ void Core::refresh_vm(Res &r)
 	feed(r, vm_view(r.dom));
 }
 
+bool Core::runaway(Res &r, const ab::Action &a)
+{
+	ab::Time now = now_ms();
+	if (now < r.hold_until)
+		return true;
+	if (now != r.burst_at) {
+		r.burst_at = now;
+		r.burst_n = 0;
+	}
+	if (++r.burst_n <= kMaxActionsPerInstant)
+		return false;
+	runaways_++;
+	r.hold_until = now + kRunawayHold;
+	d_.log(str(r.cfg->name, ": more than ", kMaxActionsPerInstant,
+		   " actions at one instant (the last: ", ab::to_string(a.kind),
+		   "): a decision loop, which is a bug; holding this resource's actions for ",
+		   kRunawayHold.count(), " ms"));
+	return true;
+}
+
 void Core::execute(Res &r, const ab::Action &a)
 {
+	if (runaway(r, a))
+		return;
 	const config::Resource &c = *r.cfg;
 	Kernel &k = d_.kernel;
 	auto kernel_done = [&](Status st) {
@@ -240,12 +286,10 @@ void Core::execute(Res &r, const ab::Action &a)
 		kernel_done(k.secondary(c.minor));
 		break;
 	case ab::ActionKind::ResumeIo:
+		kernel_done(k.resume_io(c.minor));
+		break;
 	case ab::ActionKind::FailIo:
-		// Comes with the kernel's on-peer-loss freeze; until then no
-		// device is ever frozen, so the arbiter does not ask.
-		kernel_done(Status::error(str("this kernel interface has no ",
-					      a.kind == ab::ActionKind::ResumeIo ? "resume-io" : "fail-io",
-					      " yet"), ENOTSUP));
+		kernel_done(k.fail_io(c.minor));
 		break;
 	case ab::ActionKind::DefineVm:
 		if (!d_.vm) {
@@ -320,6 +364,19 @@ void Core::start()
 				   ", disk ", disk_name(r.dev->disk),
 				   r.dom ? str(", domain ", r.cfg->domain, " ", vm::to_string(r.dom->state))
 					 : std::string(), "; adopting it as it is"));
+		// dtrbdd always runs its devices with on-peer-loss freeze; one
+		// connected by hand may have the default (continue).
+		if (r.dev && r.dev->on_peer_loss && *r.dev->on_peer_loss != DTRBD_OPL_FREEZE) {
+			SetOptionsRequest so;
+			so.minor = r.cfg->minor;
+			so.on_peer_loss = DTRBD_OPL_FREEZE;
+			Status st = d_.kernel.set_options(so);
+			d_.log(st ? str(name, ": set on-peer-loss freeze on /dev/dtrbd", r.cfg->minor)
+				  : str(name, ": could not set on-peer-loss freeze on /dev/dtrbd",
+					r.cfg->minor, ": ", st.message()));
+			if (auto g = d_.kernel.get(r.cfg->minor))
+				r.dev = *g;
+		}
 		feed(r, kernel_view(r.dev));
 		if (!r.cfg->domain.empty())
 			feed(r, vm_view(r.dom));
@@ -417,10 +474,14 @@ void Core::on_connected(const std::string &resource, uint64_t id, Handshaken lin
 	req.features = link.features;
 	req.peer_name = link.peer_name;
 	req.peer_addr = link.peer_addr;
+	// Always: a Primary that loses its peer keeps every write waiting
+	// in the kernel until the arbiter resumes (the witness outdated the
+	// peer) or fails them, even while this daemon is dead.
+	req.on_peer_loss = DTRBD_OPL_FREEZE;
 	Status st = d_.kernel.connect(req);
 	if (st)
 		d_.log(str(resource, ": connected to ", link.peer_name, " (", link.peer_addr,
-			   ")), handed to the kernel"));
+			   "), handed to the kernel, on-peer-loss freeze"));
 	else
 		d_.log(str(resource, ": the kernel refused the connection to ", link.peer_addr,
 			   ": ", st.message()));
@@ -608,6 +669,7 @@ json Core::resource_json(const Res &r) const
 		{"peer_disk", r.dev ? json(disk_name(r.dev->peer_disk)) : json(nullptr)},
 		{"connection", r.dev ? json(conn_name(r.dev->conn)) : json(nullptr)},
 		{"frozen", kv.frozen},
+		{"io_failed", kv.io_failed},
 		{"sync", sync},
 		{"vm", vmj},
 		{"blocked", opt(r.blocked)},

@@ -7,6 +7,7 @@
 // kernel, a fake VM driver, fake connector and witness, and a fake clock.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -120,6 +121,17 @@ public:
 	std::vector<Summary> summaries() const;
 	const std::string &self() const { return self_; }
 
+	// A guard against decision loops: more than this many actions for one
+	// resource at one instant of the clock is a bug (an action whose
+	// result makes the arbiter ask for it again at once). The core then
+	// logs it and holds that resource's actions for kRunawayHold, so a
+	// loop is visible and bounded instead of spinning (the arbiter counts
+	// the held actions as failed after its action timeout).
+	static constexpr int kMaxActionsPerInstant = 100;
+	static constexpr std::chrono::milliseconds kRunawayHold{1000};
+	// How often the guard tripped since start (for tests and `cluster`).
+	uint64_t runaways() const { return runaways_; }
+
 private:
 	struct Res {
 		const config::Resource *cfg = nullptr;
@@ -129,6 +141,10 @@ private:
 		std::optional<std::string> blocked, warning;
 		std::optional<arbiter::Time> wake_at;
 		std::string peer;
+		// The runaway guard (kMaxActionsPerInstant).
+		arbiter::Time burst_at{-1};
+		int burst_n = 0;
+		arbiter::Time hold_until{0};
 	};
 
 	arbiter::Time now_ms() const;
@@ -153,8 +169,15 @@ private:
 	// the current step's actions are all issued.
 	std::deque<std::pair<std::string, arbiter::ActionDone>> pending_;
 	bool draining_ = false;
+	uint64_t runaways_ = 0;
 	void drain();
+	bool runaway(Res &r, const arbiter::Action &a);
 };
+
+// The arbiter's timing from the configuration's [timing]; the zombie bound
+// is derived so that check_params() holds (Documentation/dtrbdd.md,
+// "Timing").
+arbiter::Params params_of(const config::Config &c);
 
 // Conversions (exposed for the tests).
 arbiter::KernelView kernel_view(const std::optional<DeviceStatus> &d);

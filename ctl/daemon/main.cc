@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/connmgr.h"
@@ -20,6 +21,7 @@
 #include "daemon/core.h"
 #include "daemon/lock.h"
 #include "daemon/loop.h"
+#include "daemon/peers.h"
 #include "netlink/netlink_kernel.h"
 #include "vm/libvirt_driver.h"
 
@@ -94,22 +96,6 @@ std::optional<int> parse(int argc, char **argv, Options &o)
 	return std::nullopt;
 }
 
-// Arbiter timing from the configuration's [timing].
-arbiter::Params params_of(const config::Config &c)
-{
-	arbiter::Params p;
-	p.heartbeat_interval = c.timing.heartbeat_interval;
-	p.kernel_timeout = c.timing.ping_timeout;
-	p.isolation_bound = c.timing.isolation_timeout;
-	p.shutdown_timeout = c.timing.shutdown_timeout;
-	p.reconnect_min = c.timing.reconnect_min;
-	p.reconnect_max = c.timing.reconnect_max;
-	// The survivor waits until a silent host must have destroyed its VMs.
-	p.zombie_bound = std::max(p.zombie_bound, p.kernel_timeout + p.isolation_bound +
-						 p.destroy_allowance + p.heartbeat_interval);
-	return p;
-}
-
 int run(const Options &o)
 {
 	// Signals first: every thread started later inherits the mask.
@@ -163,15 +149,38 @@ int run(const Options &o)
 		return refuse(conns.status().message());
 
 	SteadyClock clock;
-	// Heartbeats and the witness client are not wired in yet
-	// (Documentation/dtrbdd.md, "What is not wired yet").
-	CoreDeps deps{k, **conns, vmd.get(), nullptr, clock, log_line};
+	uint64_t boot_id = 0;
+	while (boot_id == 0) {
+		Status rs = crypto::random_bytes(std::span(reinterpret_cast<uint8_t *>(&boot_id),
+							   sizeof(boot_id)));
+		if (!rs)
+			return refuse(rs.message());
+	}
+	cluster::Keys keys = cluster::derive_keys(cfg->secret);
+	std::unique_ptr<WitnessLink> wl;
+	if (cfg->witness) {
+		auto w = WitnessLink::make(**loop, *cfg, self, keys, boot_id, clock);
+		if (!w)
+			return refuse(w.status().message());
+		wl = std::move(*w);
+	}
+	CoreDeps deps{k, **conns, vmd.get(), wl.get(), clock, log_line};
 	Core core(*cfg, self, deps, params);
+	if (wl) {
+		wl->attach(&core);
+		wl->set_log(log_line);
+	}
+	auto hb = Heartbeats::make(**loop, *cfg, self, keys, boot_id, clock, core, log_line);
+	if (!hb)
+		return refuse(hb.status().message());
 
 	auto timer = Timer::make();
 	if (!timer)
 		return refuse(timer.status().message());
 	auto rearm = [&] {
+		(*hb)->update();
+		if (wl)
+			wl->update();
 		auto at = core.next_wakeup();
 		if (!at) {
 			(void)timer->disarm();
@@ -248,7 +257,12 @@ int run(const Options &o)
 		     cfg->control_socket));
 	core.start();
 	rearm();
+	// systemd Type=notify; without NOTIFY_SOCKET this does nothing.
 	sd_notify(0, "READY=1");
+	log_line(str("ready on ", self, ": heartbeat on UDP port ", cfg->heartbeat_port,
+		     ", deadtime ", cfg->timing.deadtime.count(), " ms",
+		     cfg->witness ? str(", witness ", cfg->witness->address.str())
+				  : std::string(", no witness (no automatic failover)")));
 	st = l.run();
 	sd_notify(0, "STOPPING=1");
 	if (!st)

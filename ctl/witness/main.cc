@@ -69,7 +69,9 @@ OPTIONS
         at start, never reset.
     --lease-ms N
         How long a holder may be silent before another current host may take
-        over its resources (default 2000, 200 to 600000). Clients send
+        over its resources (default 2000, 200 to 600000; the same default
+        as dtrbd.conf's [timing] witness-lease, which should match: twice
+        the default deadtime, see Documentation/configuration.md). Clients send
         keep-alives four times a second and treat the witness as unreachable
         after half a lease without an answer.
     --dump

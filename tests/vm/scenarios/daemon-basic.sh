@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: dtrbdd on two hosts brings a resource up connected with the preferred host Primary, cluster --json shows it, a second daemon is refused, and kill -9 + restart adopts without changing anything
+# description: dtrbdd on two hosts brings a resource up connected (on-peer-loss freeze, authenticated) with the preferred host Primary, heartbeats both ways, cluster --json shows it, a second daemon is refused, and kill -9 + restart adopts without changing anything
 # timeout: 600
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -82,7 +82,17 @@ for k in name minor primary role disk peer_disk connection frozen sync vm blocke
 	jq -e ".resources[0] | has(\"$k\")" <<<"$json" >/dev/null || fail "resources[0] has no $k"
 done
 assert_eq "$(jq -r .host <<<"$json")" h1 "cluster --json .host"
-# (on-peer-loss freeze: checked once the kernel interface has it)
+# dtrbdd connects with on-peer-loss freeze, always.
+assert_eq "$(dt_field h1 1 .on_peer_loss)" freeze "h1 on_peer_loss under dtrbdd"
+assert_eq "$(dt_field h2 1 .on_peer_loss)" freeze "h2 on_peer_loss under dtrbdd"
+assert_eq "$(jq -r '.resources[0].frozen' <<<"$json")" false "cluster --json frozen"
+# Heartbeats: each daemon hears the other on its one link.
+wait_cluster h1 '.hosts[] | select(.name == "h2") | .alive and (.links[0].last_heard_ms | type == "number")' 30 \
+	"h1 hears h2's heartbeats"
+wait_cluster h2 '.hosts[] | select(.name == "h1") | .alive' 30 "h2 hears h1's heartbeats"
+lab_exec h1 "grep -q 'dtrbdd: ready on h1: heartbeat on UDP port 7788' /lab/dtrbdd.log" ||
+	fail "h1's daemon did not log that it is ready"
+lab_exec h1 "grep -q 'dtrbdd: peer h2 is alive' /lab/dtrbdd.log" || fail "h1 did not log h2 alive"
 
 # A second daemon is refused with one sentence, and changes nothing.
 out=$(lab_exec h1 "$DTRBDD" 2>&1) && fail "a second dtrbdd started"

@@ -110,7 +110,10 @@ void Heartbeats::report(const std::string &peer)
 void Heartbeats::handle(const std::vector<cluster::Event> &evs)
 {
 	for (const auto &e : evs) {
-		log_(cluster::describe(e, m_->config()));
+		// A peer's summary changes with every decision it makes; its
+		// own log has those lines.
+		if (!std::holds_alternative<cluster::SummaryChanged>(e))
+			log_(cluster::describe(e, m_->config()));
 		std::visit([this](const auto &ev) { report(ev.peer); }, e);
 	}
 	// last_heard moves with every datagram: keep the core's view fresh.
@@ -150,6 +153,10 @@ Result<std::unique_ptr<WitnessLink>> WitnessLink::make(Loop &loop, const config:
 	witness::ClientConfig cc;
 	cc.host = self;
 	cc.boot_id = boot_id;
+	// Until the witness states its lease in an answer (it always does):
+	// the configuration's witness-lease, which the witness should be
+	// started with (dtrbd-witness --lease-ms, same default).
+	cc.assumed_lease = cfg.timing.witness_lease;
 	w->client_ = std::make_unique<witness::WitnessClient>(cc, keys, clock, *w);
 	std::vector<std::string> names;
 	for (const auto *r : cfg.resources_of(self))
@@ -214,6 +221,11 @@ void WitnessLink::deliver(const std::vector<witness::ClientResult> &rs)
 		if (r.op != witness::Op::Keepalive)
 			core_->on_witness_done(r.resource, witness::action_done(r));
 	bool now = client_->reachable();
+	if (now != reachable_)
+		log_(now ? str("witness ", address_, " is reachable (lease ",
+			       std::chrono::duration_cast<std::chrono::milliseconds>(client_->lease()).count(),
+			       " ms)")
+			 : str("witness ", address_, " is unreachable: no answer for half its lease"));
 	if (now != reachable_ || !rs.empty()) {
 		reachable_ = now;
 		core_->on_witness_view();

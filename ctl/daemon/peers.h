@@ -4,6 +4,7 @@
 // the translation of what they report into the core's inputs.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,8 @@ public:
 	~WitnessLink() override;
 	// Set once the core exists (the core needs the port first).
 	void attach(Core *core) { core_ = core; }
+	// Where "witness ... is reachable/unreachable" lines go.
+	void set_log(std::function<void(const std::string &)> log) { log_ = std::move(log); }
 
 	void submit(uint64_t action_id, arbiter::ActionKind kind, const std::string &resource,
 		    const std::string &peer, bool in_sync) override;
@@ -74,6 +77,7 @@ private:
 	std::unique_ptr<witness::WitnessClient> client_;
 	std::optional<Timer> timer_;
 	bool reachable_ = false;
+	std::function<void(const std::string &)> log_ = [](const std::string &) {};
 };
 
 } // namespace dtrbd::daemon
