@@ -614,6 +614,8 @@ void do_frozen(Ctx &c)
 void do_start_domain(Ctx &c, const std::string &why)
 {
 	State &s = c.s;
+	if (s.spec.domain.empty())
+		return;		// a device-only resource
 	if (vm_busy(s) || c.now < s.next_kernel) {
 		c.at(s.next_kernel);
 		return;

@@ -378,8 +378,10 @@ void Core::start()
 				r.dev = *g;
 		}
 		feed(r, kernel_view(r.dev));
-		if (!r.cfg->domain.empty())
-			feed(r, vm_view(r.dom));
+		// A resource without a domain is a device only: the arbiter
+		// sees a domain that is never running (and never starts one).
+		feed(r, r.cfg->domain.empty() ? ab::VmView{ab::DomainState::ShutOff}
+					      : vm_view(r.dom));
 		if (d_.witness)
 			feed(r, d_.witness->view(name));
 		feed(r, ab::Tick{});

@@ -43,11 +43,11 @@ failback = "auto"
 domain = "vm1"
 )";
 
-config::Config load()
+config::Config load(const std::string &text = kConfig)
 {
 	config::LoadOptions o;
 	o.read_secret = false;
-	auto l = config::parse(kConfig, "/etc/dtrbd/dtrbd.conf", o);
+	auto l = config::parse(text, "/etc/dtrbd/dtrbd.conf", o);
 	INFO((l.mistakes.empty() ? std::string() : l.mistakes[0].str()));
 	REQUIRE(l.config);
 	return *l.config;
@@ -637,4 +637,28 @@ TEST_CASE("daemon core: isolated (no peer, no witness) stays frozen, then destro
 						    "kernel secondary 1"});
 	CHECK(rig.count(rig.kernel.calls, "resume-io 1") == 0);
 	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_SECONDARY);
+}
+
+TEST_CASE("daemon core: a resource without a domain is brought up and promoted, no VM verbs",
+	  "[daemon]")
+{
+	// The defect: the core fed the arbiter a domain view only for
+	// resources with a domain, so a device-only resource waited forever
+	// for "the first view of r1's domain" (found by daemon-basic).
+	Rig rig;
+	std::string text = kConfig;
+	text = text.substr(0, text.find("domain = \"vm1\""));
+	rig.cfg = load(text);
+	REQUIRE(rig.cfg.resources.at("vm1").domain.empty());
+	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.make("p1");
+	rig.core->start();
+	rig.peer("p2", true, arbiter::Role::Secondary, false);
+	rig.run_for(2s);
+	INFO("log: " << json(rig.log).dump());
+	CHECK(rig.count(rig.kernel.commands(), "primary 1") == 1);
+	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_PRIMARY);
+	CHECK(rig.vm.calls.empty());
+	CHECK(rig.core->cluster()["resources"][0]["vm"].is_null());
+	CHECK(rig.core->cluster()["resources"][0]["blocked"].is_null());
 }
