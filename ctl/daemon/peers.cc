@@ -109,11 +109,8 @@ void Heartbeats::report(const std::string &peer)
 
 void Heartbeats::handle(const std::vector<cluster::Event> &evs)
 {
+	// Membership logs its events itself (set_log above).
 	for (const auto &e : evs) {
-		// A peer's summary changes with every decision it makes; its
-		// own log has those lines.
-		if (!std::holds_alternative<cluster::SummaryChanged>(e))
-			log_(cluster::describe(e, m_->config()));
 		std::visit([this](const auto &ev) { report(ev.peer); }, e);
 	}
 	// last_heard moves with every datagram: keep the core's view fresh.
