@@ -10,7 +10,9 @@
  * on a full send buffer.
  *
  * Any failure (socket error, protocol violation, peer silent for longer
- * than timeout_ms) goes through dtrbd_conn_fail(): the state becomes
+ * than timeout_ms, a request the peer left waiting for longer than the
+ * request timeout, a handshake that did not finish in time; see
+ * dtrbd_req_timer()) goes through dtrbd_conn_fail(): the state becomes
  * DISCONNECTING, the socket is shut down (waking both threads), and the
  * teardown work stops the threads, completes every write that waited for
  * the peer, rotates the data generation on a Primary, and returns to
@@ -41,6 +43,121 @@ void dtrbd_wait_for_stop(void)
 		set_current_state(TASK_INTERRUPTIBLE);
 	}
 	__set_current_state(TASK_RUNNING);
+}
+
+/* The request timeout in jiffies; dev->lock or state_mutex held. */
+static unsigned long dtrbd_req_limit(struct dtrbd_device *dev)
+{
+	return msecs_to_jiffies(dtrbd_request_timeout_ms(dev->ko_count,
+							 dev->timeout_ms));
+}
+
+/*
+ * The request timer: nothing waits for the peer without bound. A peer
+ * whose host and link are alive answers pings from its sender thread even
+ * when its disk or its receiver is stuck, so "some packet arrived" does
+ * not show that it still does its part. This work looks at the oldest of
+ * everything that waits for the peer (a write it has not written, a read
+ * it has not answered, a resync chunk it has not acknowledged, a
+ * handshake that has not finished) and declares the peer dead, exactly as
+ * if the connection were lost, once one has waited too long: ko_count x
+ * timeout_ms for requests, DTRBD_CONNECTING_TIMEOUTS x timeout_ms for the
+ * handshake. The on-peer-loss policy then applies as for any loss.
+ *
+ * It runs in process context (dtrbd_conn_wq, WQ_MEM_RECLAIM: writes, and
+ * so memory reclaim, may depend on it), looks under dev->lock only, and
+ * queues itself again for the moment the oldest waiter would expire, or
+ * one request timeout from now when nothing waits (nothing that starts
+ * later can expire earlier). CONNECT queues it; the connection's dev
+ * reference covers it, and the teardown cancels it, under state_mutex,
+ * before the device may go STANDALONE (so a CONNECT after that owns the
+ * next one).
+ */
+void dtrbd_req_timer(struct work_struct *work)
+{
+	struct dtrbd_device *dev = container_of(to_delayed_work(work),
+						struct dtrbd_device, req_timer);
+	struct dtrbd_tscan scan;
+	struct dtrbd_req *req;
+	unsigned long limit;
+	unsigned int i, ms;
+	u32 ko;
+
+	spin_lock_irq(&dev->lock);
+	if (dev->cstate != DTRBD_CONN_CONNECTING &&
+	    dev->cstate != DTRBD_CONN_CONNECTED) {
+		spin_unlock_irq(&dev->lock);
+		return;		/* the teardown has it */
+	}
+	ko = dev->ko_count;
+	limit = dtrbd_req_limit(dev);
+	dtrbd_tscan_init(&scan, jiffies, limit);
+	if (dev->cstate == DTRBD_CONN_CONNECTING)
+		dtrbd_tscan_add(&scan, dev->connect_since,
+				msecs_to_jiffies(dtrbd_connecting_timeout_ms(dev->timeout_ms)),
+				DTRBD_TW_CONNECTING);
+	/* both lists are in the order the waits started */
+	req = list_first_entry_or_null(&dev->peer_writes, struct dtrbd_req,
+				       peer_wait);
+	if (req)
+		dtrbd_tscan_add(&scan, req->peer_since, limit, DTRBD_TW_WRITE);
+	req = list_first_entry_or_null(&dev->active_reads, struct dtrbd_req,
+				       active);
+	if (req)
+		dtrbd_tscan_add(&scan, req->peer_since, limit, DTRBD_TW_READ);
+	for (i = 0; dev->rs_slots && i < DTRBD_RS_SLOTS; i++)
+		if (dev->rs_slots[i].busy && dev->rs_slots[i].peer_wait)
+			dtrbd_tscan_add(&scan, dev->rs_slots[i].peer_since,
+					limit, DTRBD_TW_RESYNC);
+	spin_unlock_irq(&dev->lock);
+
+	ms = jiffies_to_msecs(scan.waited);
+	switch (scan.expired) {
+	case DTRBD_TW_NONE:
+		queue_delayed_work(dtrbd_conn_wq, &dev->req_timer, scan.next);
+		return;
+	case DTRBD_TW_CONNECTING:
+		dtrbd_conn_fail(dev, "the handshake did not finish within %u ms (%u x the peer timeout)",
+				ms, DTRBD_CONNECTING_TIMEOUTS);
+		return;
+	case DTRBD_TW_WRITE:
+		dtrbd_conn_fail(dev, "the peer did not complete a write for %u ms (request timeout: ko-count %u x peer timeout %u ms)",
+				ms, ko, dev->timeout_ms);
+		return;
+	case DTRBD_TW_READ:
+		dtrbd_conn_fail(dev, "the peer did not answer a read for %u ms (request timeout: ko-count %u x peer timeout %u ms)",
+				ms, ko, dev->timeout_ms);
+		return;
+	case DTRBD_TW_RESYNC:
+		dtrbd_conn_fail(dev, "the peer did not answer a resync request for %u ms (request timeout: ko-count %u x peer timeout %u ms)",
+				ms, ko, dev->timeout_ms);
+		return;
+	}
+}
+
+/*
+ * SET_OPTIONS, state_mutex held: a new request timeout, for the running
+ * connection at once (timer and send timeout) and until the next CONNECT
+ * sets it again.
+ */
+void dtrbd_set_ko_count(struct dtrbd_device *dev, u32 ko_count)
+{
+	unsigned long limit;
+	bool live;
+
+	lockdep_assert_held(&dev->state_mutex);
+	spin_lock_irq(&dev->lock);
+	dev->ko_count = ko_count;
+	limit = dtrbd_req_limit(dev);
+	live = dev->cstate == DTRBD_CONN_CONNECTING ||
+	       dev->cstate == DTRBD_CONN_CONNECTED;
+	spin_unlock_irq(&dev->lock);
+	/* dev->sock changes only under state_mutex */
+	if (dev->sock)
+		WRITE_ONCE(dev->sock->sk->sk_sndtimeo, limit);
+	/* live: the teardown, under state_mutex too, has yet to cancel it */
+	if (live)
+		mod_delayed_work(dtrbd_conn_wq, &dev->req_timer, 0);
 }
 
 void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
@@ -121,6 +238,8 @@ void dtrbd_teardown(struct work_struct *work)
 	}
 
 	mutex_lock(&dev->state_mutex);
+	/* before STANDALONE: the next CONNECT's timer is its own */
+	cancel_delayed_work_sync(&dev->req_timer);
 	was_primary = READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY;
 	spin_lock_irq(&dev->lock);
 	unconfirmed = dtrbd_req_unconfirmed(dev);
@@ -287,6 +406,9 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->on_peer_loss = a[DTRBD_A_ON_PEER_LOSS] ?
 			    nla_get_u8(a[DTRBD_A_ON_PEER_LOSS]) :
 			    DTRBD_OPL_CONTINUE;
+	dev->ko_count = a[DTRBD_A_KO_COUNT] ?
+			nla_get_u32(a[DTRBD_A_KO_COUNT]) :
+			DTRBD_KO_COUNT_DEFAULT;
 	spin_unlock_irq(&dev->lock);
 	dev->resync_rate = a[DTRBD_A_RESYNC_RATE] ?
 			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]) : 0;
@@ -303,7 +425,12 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	/* no reclaim recursion into our own device through the socket */
 	sk->sk_allocation = GFP_NOIO;
 	sk->sk_rcvtimeo = msecs_to_jiffies(dev->ping_ms);
-	sk->sk_sndtimeo = MAX_SCHEDULE_TIMEOUT;
+	/*
+	 * A peer that stops reading must not block the sender for ever:
+	 * sendmsg() gives up with -EAGAIN when the socket took nothing for
+	 * a request timeout (dtrbd_sender() then ends the connection).
+	 */
+	sk->sk_sndtimeo = dtrbd_req_limit(dev);
 	tcp_sock_set_nodelay(sk);
 
 	rx = kthread_create(dtrbd_receiver, dev, "dtrbd%u_rx", dev->minor);
@@ -326,6 +453,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->last_rx = jiffies;
 	spin_lock_irq(&dev->lock);
 	dev->cstate = DTRBD_CONN_CONNECTING;
+	dev->connect_since = jiffies;
 	dev->reason[0] = '\0';
 	dev->peer_role = DTRBD_ROLE_UNKNOWN;
 	dev->peer_disk = DTRBD_DISK_UNKNOWN;
@@ -345,6 +473,9 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	spin_unlock_irq(&dev->lock);
 	wake_up_process(rx);
 	wake_up_process(tx);
+	/* the handshake deadline first; see dtrbd_req_timer() */
+	queue_delayed_work(dtrbd_conn_wq, &dev->req_timer,
+			   msecs_to_jiffies(dtrbd_connecting_timeout_ms(dev->timeout_ms)));
 	mutex_unlock(&dev->state_mutex);
 	return 0;
 

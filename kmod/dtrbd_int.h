@@ -64,6 +64,8 @@ struct dtrbd_req {
 	sector_t subtree_last;		/* of the interval tree [L] */
 	struct list_head active;	/* reads: dev->active_reads [L] */
 	struct list_head send;		/* dev->send_q or deferred [L] */
+	struct list_head peer_wait;	/* writes: dev->peer_writes [L] */
+	unsigned long peer_since;	/* jiffies: handed to the peer [L] */
 	u64 id;
 	sector_t sector;
 	unsigned int size;
@@ -131,6 +133,9 @@ struct dtrbd_rs_slot {
 	bool queued;			/* on the sender's list [L] */
 	bool verify;			/* P_OV_REQ instead of P_RS_DATA */
 	bool csum_req;			/* P_CSUM_REQ first, data if differing */
+	bool peer_wait;			/* queued for the peer: its answer is
+					 * due within the request timeout [L] */
+	unsigned long peer_since;	/* jiffies, when queued [L] */
 	unsigned int first_page;	/* data starts at bvecs[first_page] */
 	struct list_head list;		/* dev->rs_send_q [L] */
 	__be32 csum[DTRBD_RS_CHUNK / 4096];	/* verify: crc32c per block */
@@ -237,7 +242,10 @@ struct dtrbd_device {
 	struct rb_root_cached write_tree; /* application writes in flight,
 					   * by sector (req.c) */
 	struct rb_root_cached peer_tree; /* peer writes in flight (receiver) */
-	struct list_head active_reads;	/* reads waiting for the peer */
+	struct list_head active_reads;	/* reads waiting for the peer,
+					 * oldest first */
+	struct list_head peer_writes;	/* writes the peer has not written
+					 * yet (RQ_WACK), oldest first */
 	struct list_head send_q;	/* requests for the sender */
 	struct list_head ack_q;		/* peer writes done, ack pending */
 	struct list_head rs_send_q;	/* resync chunks to send */
@@ -296,6 +304,10 @@ struct dtrbd_device {
 	struct work_struct teardown_work;
 	enum dtrbd_protocol protocol;
 	unsigned int ping_ms, timeout_ms;
+	u32 ko_count;			/* [L] request timeout, in timeout_ms */
+	unsigned long connect_since;	/* jiffies of CONNECT */
+	struct delayed_work req_timer;	/* conn.c: nothing waits for the
+					 * peer longer than the timeouts */
 	bool tiebreak;
 	u32 proto_version;
 	u64 features;
@@ -410,6 +422,8 @@ void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 void dtrbd_disconnect(struct dtrbd_device *dev);
 void dtrbd_teardown(struct work_struct *work);
 void dtrbd_wait_for_stop(void);
+void dtrbd_req_timer(struct work_struct *work);
+void dtrbd_set_ko_count(struct dtrbd_device *dev, u32 ko_count);
 int dtrbd_maybe_start_sync(struct dtrbd_device *dev);
 int dtrbd_invalidate_local(struct dtrbd_device *dev);
 

@@ -226,4 +226,73 @@ dtrbd_decide_sync(const struct dtrbd_gen *me, const struct dtrbd_gen *peer,
 	return d;
 }
 
+/*
+ * The request timer (kmod/conn.c): what may wait for the peer, and how
+ * long. Times are ticks of a wrapping counter (jiffies); everything that
+ * waits started at some tick, and has waited too long once
+ * now - start >= limit, also across a wrap of the counter.
+ */
+enum dtrbd_wait_kind {
+	DTRBD_TW_NONE,
+	DTRBD_TW_CONNECTING,	/* the handshake has not finished */
+	DTRBD_TW_WRITE,		/* a write the peer has not written */
+	DTRBD_TW_READ,		/* a read the peer has not answered */
+	DTRBD_TW_RESYNC,	/* a resync chunk the peer has not answered */
+};
+
+/* The request timeout: ko_count peer timeouts, in milliseconds. */
+static inline __u64 dtrbd_request_timeout_ms(__u32 ko_count, __u32 timeout_ms)
+{
+	return (__u64)ko_count * timeout_ms;
+}
+
+/* The handshake deadline, in milliseconds. */
+static inline __u64 dtrbd_connecting_timeout_ms(__u32 timeout_ms)
+{
+	return (__u64)DTRBD_CONNECTING_TIMEOUTS * timeout_ms;
+}
+
+/*
+ * One look at everything that waits: the first waiter found past its
+ * limit, and otherwise the ticks until the earliest one will be.
+ */
+struct dtrbd_tscan {
+	unsigned long now;
+	unsigned long next;		/* ticks until the next look */
+	enum dtrbd_wait_kind expired;	/* DTRBD_TW_NONE: nothing yet */
+	unsigned long waited;		/* ticks the expired one waited */
+};
+
+/*
+ * @idle: ticks until the next look when nothing waits; a waiter that
+ * starts later cannot expire earlier than that if @idle is its limit.
+ */
+static inline void dtrbd_tscan_init(struct dtrbd_tscan *s, unsigned long now,
+				    unsigned long idle)
+{
+	s->now = now;
+	s->next = idle;
+	s->expired = DTRBD_TW_NONE;
+	s->waited = 0;
+}
+
+static inline void dtrbd_tscan_add(struct dtrbd_tscan *s, unsigned long start,
+				   unsigned long limit, enum dtrbd_wait_kind what)
+{
+	unsigned long waited = s->now - start;
+
+	/* a start after now (read before it was stamped): no wait yet */
+	if ((long)waited < 0)
+		waited = 0;
+	if (waited >= limit) {
+		if (s->expired == DTRBD_TW_NONE) {
+			s->expired = what;
+			s->waited = waited;
+		}
+		return;
+	}
+	if (limit - waited < s->next)
+		s->next = limit - waited;
+}
+
 #endif /* DTRBD_LOGIC_H */

@@ -258,11 +258,13 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	dev->write_tree = RB_ROOT_CACHED;
 	dev->peer_tree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&dev->active_reads);
+	INIT_LIST_HEAD(&dev->peer_writes);
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);
 	INIT_LIST_HEAD(&dev->rs_send_q);
 	INIT_LIST_HEAD(&dev->deferred);
 	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
+	INIT_DELAYED_WORK(&dev->req_timer, dtrbd_req_timer);
 	INIT_WORK(&dev->submit_work, dtrbd_submit_work);
 	INIT_WORK(&dev->io_error_work, dtrbd_io_error_work);
 	atomic_set(&dev->nr_reqs, 0);

@@ -43,6 +43,10 @@ static struct netlink_range_validation dtrbd_timeout_range = {
 	.min = DTRBD_TIMEOUT_MS_MIN, .max = DTRBD_TIMEOUT_MS_MAX,
 };
 
+static struct netlink_range_validation dtrbd_ko_range = {
+	.min = DTRBD_KO_COUNT_MIN, .max = DTRBD_KO_COUNT_MAX,
+};
+
 static struct netlink_range_validation dtrbd_rate_range = {
 	.min = 0, .max = DTRBD_RESYNC_RATE_MAX,
 };
@@ -80,6 +84,7 @@ static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
 	[DTRBD_A_REPAIR]	= { .type = NLA_FLAG },
 	[DTRBD_A_CSUM_RESYNC]	= { .type = NLA_FLAG },
 	[DTRBD_A_ON_PEER_LOSS]	= NLA_POLICY_MAX(NLA_U8, DTRBD_OPL_FREEZE),
+	[DTRBD_A_KO_COUNT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &dtrbd_ko_range),
 };
 
 struct dtrbd_snapshot {
@@ -96,6 +101,7 @@ struct dtrbd_snapshot {
 	u64 verify_checked, verify_differing;
 	u8 on_peer_loss;
 	bool frozen, io_failed;
+	u32 ko_count;
 };
 
 /* Under dev->lock: refresh the resync rate estimate at most once a second. */
@@ -145,6 +151,7 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	s.on_peer_loss = dev->on_peer_loss;
 	s.frozen = dev->frozen;
 	s.io_failed = dev->io_failed;
+	s.ko_count = dev->ko_count;
 	spin_unlock_irq(&dev->lock);
 
 	if (nla_put_u32(skb, DTRBD_A_MINOR, dev->minor) ||
@@ -204,6 +211,9 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	/* connection parameters are only meaningful while a socket is held */
 	if (s.cstate != DTRBD_CONN_STANDALONE &&
 	    (nla_put_u8(skb, DTRBD_A_PROTOCOL, dev->protocol) ||
+	     nla_put_u32(skb, DTRBD_A_PING_MS, dev->ping_ms) ||
+	     nla_put_u32(skb, DTRBD_A_TIMEOUT_MS, dev->timeout_ms) ||
+	     nla_put_u32(skb, DTRBD_A_KO_COUNT, s.ko_count) ||
 	     nla_put_string(skb, DTRBD_A_PEER_NAME, dev->peer_name) ||
 	     nla_put_string(skb, DTRBD_A_PEER_ADDR, dev->peer_addr)))
 		return -EMSGSIZE;
@@ -371,11 +381,23 @@ static int dtrbd_nl_set_options(struct sk_buff *skb, struct genl_info *info)
 {
 	struct dtrbd_device *dev = info->user_ptr[0];
 	struct nlattr **a = info->attrs;
+	int ret;
 
-	if (!a[DTRBD_A_RESYNC_RATE] && !a[DTRBD_A_ON_PEER_LOSS]) {
+	if (!a[DTRBD_A_RESYNC_RATE] && !a[DTRBD_A_ON_PEER_LOSS] &&
+	    !a[DTRBD_A_KO_COUNT]) {
 		NL_SET_ERR_MSG(info->extack,
-			       "nothing to change: give a resync rate or an on-peer-loss policy");
+			       "nothing to change: give a resync rate, an on-peer-loss policy or a ko-count");
 		return -EINVAL;
+	}
+	if (a[DTRBD_A_KO_COUNT]) {
+		/* first: it may be refused; the socket changes under state_mutex */
+		ret = dtrbd_lock_for_cmd(dev, info->extack);
+		if (ret)
+			return ret;
+		dtrbd_set_ko_count(dev, nla_get_u32(a[DTRBD_A_KO_COUNT]));
+		mutex_unlock(&dev->state_mutex);
+		dtrbd_info(dev, "request timeout: ko-count %u\n",
+			   nla_get_u32(a[DTRBD_A_KO_COUNT]));
 	}
 	if (a[DTRBD_A_RESYNC_RATE]) {
 		WRITE_ONCE(dev->resync_rate,

@@ -206,6 +206,8 @@ static bool dtrbd_read_from_peer(struct dtrbd_device *dev,
 		return false;
 	set_bit(DTRBD_RQ_PEER_READ, &req->flags);
 	req->id = ++dev->next_id;
+	/* oldest first: the request timer looks at the head (conn.c) */
+	req->peer_since = jiffies;
 	list_add_tail(&req->active, &dev->active_reads);
 	list_add_tail(&req->send, &dev->send_q);
 	return true;
@@ -337,6 +339,7 @@ int dtrbd_req_ack(struct dtrbd_device *dev, u16 type, u64 id,
 		}
 		if (type == P_WRITE_ACK &&
 		    test_and_clear_bit(DTRBD_RQ_WACK, &req->flags)) {
+			list_del_init(&req->peer_wait);
 			if (!status)
 				set_bit(DTRBD_RQ_IN_SYNC, &req->flags);
 			unref = true;
@@ -402,8 +405,10 @@ void dtrbd_req_conn_lost(struct dtrbd_device *dev)
 	dtrbd_wtree_for_each(req, dev, 0, ~(sector_t)0) {
 		if (test_and_clear_bit(DTRBD_RQ_PEER, &req->flags))
 			set_bit(DTRBD_RQ_DROP_PEER, &req->flags);
-		if (test_and_clear_bit(DTRBD_RQ_WACK, &req->flags))
+		if (test_and_clear_bit(DTRBD_RQ_WACK, &req->flags)) {
+			list_del_init(&req->peer_wait);
 			set_bit(DTRBD_RQ_DROP_WACK, &req->flags);
+		}
 		if (test_and_clear_bit(DTRBD_RQ_HOLD, &req->flags))
 			set_bit(DTRBD_RQ_DROP_HOLD, &req->flags);
 		if (!test_bit(DTRBD_RQ_DROP_PEER, &req->flags) &&
@@ -503,6 +508,9 @@ static bool dtrbd_req_start(struct dtrbd_device *dev, struct dtrbd_req *req)
 		set_bit(DTRBD_RQ_PEER, &req->flags);
 		set_bit(DTRBD_RQ_QUEUED, &req->flags);
 		set_bit(DTRBD_RQ_WACK, &req->flags);
+		/* the request timer watches the oldest (conn.c) */
+		req->peer_since = jiffies;
+		list_add_tail(&req->peer_wait, &dev->peer_writes);
 		atomic_inc(&req->pending);
 		atomic_inc(&req->refs);
 		list_add_tail(&req->send, &dev->send_q);
@@ -648,6 +656,7 @@ void dtrbd_submit_bio(struct bio *bio)
 	req->status = BLK_STS_OK;
 	INIT_LIST_HEAD(&req->send);
 	INIT_LIST_HEAD(&req->active);
+	INIT_LIST_HEAD(&req->peer_wait);
 	RB_CLEAR_NODE(&req->rb);
 	clone->bi_end_io = dtrbd_local_endio;
 	clone->bi_private = req;

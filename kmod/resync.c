@@ -226,6 +226,8 @@ int dtrbd_csum_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
 		s->offset += (u64)lo * DTRBD_MD_BLOCK;
 		s->len = (hi - lo + 1) * DTRBD_MD_BLOCK;
 		s->queued = true;
+		s->peer_wait = true;
+		s->peer_since = jiffies;
 		list_add_tail(&s->list, &dev->rs_send_q);
 		queued = true;
 	}
@@ -263,6 +265,7 @@ static struct dtrbd_rs_slot *dtrbd_rs_claim(struct dtrbd_device *dev,
 		if (!dev->rs_slots[i].busy) {
 			s = &dev->rs_slots[i];
 			s->busy = true;
+			s->peer_wait = false;	/* our read comes first */
 			s->offset = off;
 			s->len = len;
 			break;
@@ -413,6 +416,9 @@ static int dtrbd_rs_pass(struct dtrbd_device *dev, bool verify)
 		}
 		spin_lock_irq(&dev->lock);
 		s->queued = true;
+		/* from now on the request timer watches it (conn.c) */
+		s->peer_wait = true;
+		s->peer_since = jiffies;
 		list_add_tail(&s->list, &dev->rs_send_q);
 		spin_unlock_irq(&dev->lock);
 		wake_up(&dev->sender_wq);

@@ -436,6 +436,13 @@ int dtrbd_sender(void *arg)
 			ret = dtrbd_send_packet(dev, P_PING, NULL, 0, 0);
 			last_tx = jiffies;
 		}
+		if (ret == -EAGAIN) {
+			/* sk_sndtimeo: the peer stopped reading (conn.c) */
+			dtrbd_conn_fail(dev, "the peer accepted no data for %u ms (send timeout: ko-count %u x peer timeout %u ms)",
+					jiffies_to_msecs(READ_ONCE(dev->sock->sk->sk_sndtimeo)),
+					READ_ONCE(dev->ko_count), dev->timeout_ms);
+			break;
+		}
 		if (ret < 0) {
 			dtrbd_conn_fail(dev, "sending to the peer failed (error %d)",
 					ret);

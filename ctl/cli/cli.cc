@@ -145,6 +145,22 @@ Result<uint8_t> on_peer_loss(const Invocation &inv)
 	return *v;
 }
 
+// --ko-count: the request timeout in peer timeouts.
+Result<uint32_t> ko_count(const Invocation &inv)
+{
+	auto n = number(inv, "ko-count", DTRBD_KO_COUNT_MIN, DTRBD_KO_COUNT_MAX,
+			"peer timeouts");
+	if (!n)
+		return n.status();
+	return static_cast<uint32_t>(*n);
+}
+
+const std::string kKoCountHelp = str(
+	"request timeout, in peer timeouts (", DTRBD_KO_COUNT_MIN, "-", DTRBD_KO_COUNT_MAX,
+	"): a write, read or resync request the peer leaves waiting for N x "
+	"--peer-timeout-ms gets the peer declared dead, as if the connection "
+	"were lost; it is also the send timeout of the socket");
+
 constexpr const char *kOnPeerLossHelp =
 	"what a Primary does when it loses its peer: continue (writes "
 	"complete on this side alone) or freeze (no write completes until "
@@ -267,6 +283,12 @@ Status prepare_connect(Invocation &inv)
 			return p.status();
 		o.on_peer_loss = *p;
 	}
+	if (inv.vm.count("ko-count")) {
+		auto n = ko_count(inv);
+		if (!n)
+			return n.status();
+		o.ko_count = *n;
+	}
 	return {};
 }
 
@@ -343,9 +365,16 @@ Status run_new_current_uuid(Invocation &inv)
 Status prepare_set_options(Invocation &inv)
 {
 	inv.options.minor = inv.minor;
-	if (!inv.vm.count("resync-rate") && !inv.vm.count("on-peer-loss"))
-		return usage_error("set-options needs --resync-rate or --on-peer-loss "
+	if (!inv.vm.count("resync-rate") && !inv.vm.count("on-peer-loss") &&
+	    !inv.vm.count("ko-count"))
+		return usage_error("set-options needs --resync-rate, --on-peer-loss or --ko-count "
 				   "(see dtrbdctl set-options --help)");
+	if (inv.vm.count("ko-count")) {
+		auto n = ko_count(inv);
+		if (!n)
+			return n.status();
+		inv.options.ko_count = *n;
+	}
 	if (inv.vm.count("resync-rate")) {
 		auto rate = resync_rate(inv);
 		if (!rate)
@@ -502,7 +531,8 @@ const Command kCommands[] = {
 	"connect", "connect MINOR --local IP:PORT --peer IP:PORT [--protocol C]\n"
 	"         [--timeout SECONDS] [--ping-ms N] [--peer-timeout-ms N]\n"
 	"         [--discard-my-data] [--after-sb POLICY] [--resync-rate RATE]\n"
-	"         [--secret-file PATH] [--on-peer-loss continue|freeze]",
+	"         [--secret-file PATH] [--on-peer-loss continue|freeze]\n"
+	"         [--ko-count N]",
 	"connect /dev/dtrbdMINOR to its peer",
 	"Run the same command on both hosts, with --local and --peer swapped.\n"
 	"The host whose local endpoint is numerically lower (IP, then port)\n"
@@ -553,7 +583,16 @@ const Command kCommands[] = {
 	"did not confirm on this side alone and goes on writing; freeze lets no\n"
 	"write complete (new and waiting writes wait, reads go on) until\n"
 	"resume-io, fail-io or a successful reconnect. The freeze lives in the\n"
-	"kernel: it holds even when no program is left to end it.",
+	"kernel: it holds even when no program is left to end it.\n"
+	"\n"
+	"--ko-count bounds how long anything waits for the peer: a write the\n"
+	"peer has not written, a read it has not answered or a resync chunk it\n"
+	"has not acknowledged after N x --peer-timeout-ms (default 7 x 5 s =\n"
+	"35 s) gets the peer declared dead, exactly as if the connection were\n"
+	"lost, and --on-peer-loss applies. This catches a peer that still\n"
+	"answers keep-alives but no longer does its part (a stuck disk). The\n"
+	"same time is the socket's send timeout, and the module's handshake must\n"
+	"finish within 2 x --peer-timeout-ms. set-options changes it later.",
 	"p1# dtrbdctl connect 0 --local 10.0.0.1:7789 --peer 10.0.0.2:7789\n"
 	"p2# dtrbdctl connect 0 --local 10.0.0.2:7789 --peer 10.0.0.1:7789\n"
 	"\n"
@@ -599,6 +638,8 @@ const Command kCommands[] = {
 		    "to the module; both sides must give it, or neither");
 		add("on-peer-loss", po::value<std::string>()->value_name("POLICY"),
 		    str(kOnPeerLossHelp, " (default: continue)").c_str());
+		add("ko-count", po::value<std::string>()->value_name("N"),
+		    str(kKoCountHelp, " (default: ", DTRBD_KO_COUNT_DEFAULT, ")").c_str());
 	},
 	run_connect, prepare_connect,
 },
@@ -714,23 +755,30 @@ const Command kCommands[] = {
 	run_new_current_uuid,
 },
 {
-	"set-options", "set-options MINOR [--resync-rate RATE] [--on-peer-loss POLICY]",
+	"set-options", "set-options MINOR [--resync-rate RATE] [--on-peer-loss POLICY]\n"
+	"         [--ko-count N]",
 	"change the tunables of a running device",
 	"Changes the resync rate of /dev/dtrbdMINOR, also while a resync runs,\n"
 	"and/or its on-peer-loss policy (it applies from the next loss of the\n"
 	"peer on; a freeze already in place stays until resume-io or fail-io).\n"
 	"RATE is 'dynamic' (the module adapts the rate to the load) or a fixed\n"
 	"size per second with a binary unit: 800K, 50M, 1G (at most 4G).\n"
-	"POLICY is continue or freeze (see connect --help).",
+	"POLICY is continue or freeze (see connect --help).\n"
+	"--ko-count sets the request timeout of the running connection at once\n"
+	"(N x its peer timeout; see connect --help); the next connect sets it\n"
+	"again from its own --ko-count.",
 	"dtrbdctl set-options 0 --resync-rate 50M\n"
 	"dtrbdctl set-options 0 --resync-rate dynamic\n"
-	"dtrbdctl set-options 0 --on-peer-loss freeze",
+	"dtrbdctl set-options 0 --on-peer-loss freeze\n"
+	"dtrbdctl set-options 0 --ko-count 12",
 	Command::kMinor, true,
 	[](po::options_description_easy_init add) {
 		add("resync-rate", po::value<std::string>()->value_name("RATE"),
 		    kRateHelp);
 		add("on-peer-loss", po::value<std::string>()->value_name("POLICY"),
 		    kOnPeerLossHelp);
+		add("ko-count", po::value<std::string>()->value_name("N"),
+		    kKoCountHelp.c_str());
 	},
 	run_set_options, prepare_set_options,
 },
@@ -1037,7 +1085,7 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 		pos.add("minor", 1);
 
 	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {},
-		       SetOptionsRequest{0, std::nullopt, std::nullopt}, {}, {}};
+		       SetOptionsRequest{0, std::nullopt, std::nullopt, std::nullopt}, {}, {}};
 	try {
 		po::store(po::command_line_parser(args).options(all).positional(pos)
 				  .extra_style_parser(negative_minor).run(), inv.vm);

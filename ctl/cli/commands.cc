@@ -194,6 +194,7 @@ Status cmd_connect(Kernel &k, const ConnectOptions &o, std::ostream &out)
 	req.after_sb = o.after_sb;
 	req.resync_rate_kib = o.resync_rate_kib;
 	req.on_peer_loss = o.on_peer_loss;
+	req.ko_count = o.ko_count;
 	st = k.connect(req);
 	if (!st)
 		return st;
@@ -488,6 +489,9 @@ Status cmd_set_options(Kernel &k, const SetOptionsRequest &req, std::ostream &ou
 	if (req.on_peer_loss)
 		out << dev(req.minor) << ": on peer loss " << on_peer_loss_name(req.on_peer_loss)
 		    << '\n';
+	if (req.ko_count)
+		out << dev(req.minor) << ": request timeout " << *req.ko_count
+		    << " peer timeouts (ko-count)\n";
 	return st;
 }
 

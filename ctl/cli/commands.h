@@ -31,6 +31,7 @@ struct ConnectOptions {
 	// --secret-file's content: the peer must prove it knows it (conn/auth.h).
 	std::optional<std::vector<uint8_t>> secret;
 	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
+	std::optional<uint32_t> ko_count;		// unset: the module's default
 };
 
 struct AttachOptions {

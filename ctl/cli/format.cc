@@ -53,6 +53,11 @@
 //   disk_path, peer_name, peer_addr   strings
 //   current_uuid, bitmap_uuid         16 lower-case hex digits
 //   open_count, in_flight             integers
+//   ping_ms, peer_timeout_ms, ko_count, request_timeout_ms
+//                                     integers, while a connection exists:
+//                                     keep-alive interval, peer timeout,
+//                                     request timeout in peer timeouts and
+//                                     in ms (ko_count x peer_timeout_ms)
 // Events add:
 //   event    "attached" | "detached" | "role" | "connected" |
 //            "disconnected" | "peer" | "sync_started" | "sync_finished" |
@@ -419,6 +424,14 @@ nlohmann::json status_json(const DeviceStatus &d)
 		j["open_count"] = *d.open_count;
 	if (d.in_flight)
 		j["in_flight"] = *d.in_flight;
+	if (d.ping_ms)
+		j["ping_ms"] = *d.ping_ms;
+	if (d.timeout_ms)
+		j["peer_timeout_ms"] = *d.timeout_ms;
+	if (d.ko_count)
+		j["ko_count"] = *d.ko_count;
+	if (d.ko_count && d.timeout_ms)
+		j["request_timeout_ms"] = uint64_t{*d.ko_count} * *d.timeout_ms;
 	return j;
 }
 
@@ -465,6 +478,16 @@ std::string status_text(const DeviceStatus &d)
 		   << d.minor.value_or(0) << "' or a reconnect";
 	if (d.on_peer_loss && *d.on_peer_loss == DTRBD_OPL_FREEZE)
 		os << "\n  on loss     freeze";
+	if (has_link(d) && (d.ping_ms || d.timeout_ms || d.ko_count)) {
+		// "timeouts    ping 1000 ms, peer 5000 ms, requests 35000 ms (ko-count 7)"
+		os << "\n  timeouts    ping " << opt_text(d.ping_ms) << " ms, peer "
+		   << opt_text(d.timeout_ms) << " ms, requests ";
+		if (d.ko_count && d.timeout_ms)
+			os << uint64_t{*d.ko_count} * *d.timeout_ms << " ms";
+		else
+			os << '?';
+		os << " (ko-count " << opt_text(d.ko_count) << ')';
+	}
 	if (d.flags && *d.flags) {
 		os << "\n  flags       ";
 		auto names = flag_names(*d.flags);

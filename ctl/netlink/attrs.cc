@@ -82,6 +82,9 @@ DeviceStatus status_from(const Table &tb)
 	get(tb, DTRBD_A_ON_PEER_LOSS, d.on_peer_loss);
 	get(tb, DTRBD_A_FROZEN, d.frozen);
 	get(tb, DTRBD_A_IO_FAILED, d.io_failed);
+	get(tb, DTRBD_A_PING_MS, d.ping_ms);
+	get(tb, DTRBD_A_TIMEOUT_MS, d.timeout_ms);
+	get(tb, DTRBD_A_KO_COUNT, d.ko_count);
 	return d;
 }
 

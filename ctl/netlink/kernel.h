@@ -46,6 +46,9 @@ struct DeviceStatus {
 	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
 	std::optional<uint8_t> frozen;			// 1: writes wait
 	std::optional<uint8_t> io_failed;		// 1: writes fail (FAIL_IO)
+	// Timeouts of the connection (reported while one exists).
+	std::optional<uint32_t> ping_ms, timeout_ms;
+	std::optional<uint32_t> ko_count;		// request timeout / timeout_ms
 };
 
 struct Event {
@@ -77,6 +80,7 @@ struct ConnectRequest {
 	std::optional<uint8_t> after_sb;	// enum dtrbd_after_sb; unset: default
 	std::optional<uint32_t> resync_rate_kib;	// unset or 0: dynamic
 	std::optional<uint8_t> on_peer_loss;	// enum dtrbd_on_peer_loss; unset: continue
+	std::optional<uint32_t> ko_count;	// unset: the module's default
 };
 
 // DTRBD_CMD_SET_OPTIONS: at least one field set.
@@ -84,6 +88,7 @@ struct SetOptionsRequest {
 	uint32_t minor = 0;
 	std::optional<uint32_t> resync_rate_kib;	// 0 = dynamic
 	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
+	std::optional<uint32_t> ko_count;		// request timeout, in peer timeouts
 };
 
 // Every Status returned here already carries the sentence dtrbdctl prints

@@ -86,6 +86,8 @@ Result<Message> connect_request(int family, const ConnectRequest &r)
 		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
 	if (r.on_peer_loss)
 		m->u8(DTRBD_A_ON_PEER_LOSS, *r.on_peer_loss);
+	if (r.ko_count)
+		m->u32(DTRBD_A_KO_COUNT, *r.ko_count);
 	return m;
 }
 
@@ -113,6 +115,8 @@ Result<Message> set_options_request(int family, const SetOptionsRequest &r)
 		m->u32(DTRBD_A_RESYNC_RATE, *r.resync_rate_kib);
 	if (m && r.on_peer_loss)
 		m->u8(DTRBD_A_ON_PEER_LOSS, *r.on_peer_loss);
+	if (m && r.ko_count)
+		m->u32(DTRBD_A_KO_COUNT, *r.ko_count);
 	return m;
 }
 

@@ -95,7 +95,8 @@ public:
 	{
 		return record(str("set-options ", r.minor,
 				  r.resync_rate_kib ? str(" resync-rate ", *r.resync_rate_kib) : "",
-				  r.on_peer_loss ? str(" on-peer-loss ", unsigned{*r.on_peer_loss}) : ""));
+				  r.on_peer_loss ? str(" on-peer-loss ", unsigned{*r.on_peer_loss}) : "",
+				  r.ko_count ? str(" ko-count ", *r.ko_count) : ""));
 	}
 	Status resume_io(uint32_t minor) override
 	{

@@ -315,8 +315,8 @@ TEST_CASE("set-options --resync-rate", "[cli]")
 {
 	Cli cli;
 	require_failure(cli({"set-options", "0"}), 2,
-			"set-options needs --resync-rate or --on-peer-loss (see dtrbdctl "
-			"set-options --help)");
+			"set-options needs --resync-rate, --on-peer-loss or --ko-count (see "
+			"dtrbdctl set-options --help)");
 	for (const char *bad : {"0K", "5G", "250", "fast", "1.5M", "-1M", ""})
 		require_failure(cli({"set-options", "0", "--resync-rate", bad}), 2,
 				std::string("--resync-rate must be 'dynamic' or a rate per second with "
@@ -331,6 +331,19 @@ TEST_CASE("set-options --resync-rate", "[cli]")
 	CHECK(cli.kernel.calls == std::vector<std::string>{"set-options 0 resync-rate 51200",
 							   "set-options 0 resync-rate 0",
 							   "set-options 0 resync-rate 4194304"});
+}
+
+TEST_CASE("set-options --ko-count", "[cli]")
+{
+	Cli cli;
+	for (const char *bad : {"1", "101", "0", "seven", "-3", ""})
+		require_failure(cli({"set-options", "0", "--ko-count", bad}), 2,
+				std::string("--ko-count must be a number of peer timeouts from 2 to "
+					    "100, not '") + bad + "'");
+	CHECK(cli.opens == 0);
+	CHECK(cli({"set-options", "0", "--ko-count", "12"}).out ==
+	      "dtrbd0: request timeout 12 peer timeouts (ko-count)\n");
+	CHECK(cli.kernel.calls == std::vector<std::string>{"set-options 0 ko-count 12"});
 }
 
 TEST_CASE("connect validates its version 2 options before touching anything", "[cli]")

@@ -110,11 +110,13 @@ TEST_CASE("connect request: split-brain and rate options only when given", "[net
 	r.after_sb = DTRBD_SB_DISCARD_SECONDARY;
 	r.resync_rate_kib = 0;		// "dynamic", given explicitly
 	r.on_peer_loss = DTRBD_OPL_FREEZE;
+	r.ko_count = 12;
 	d = decode(nl::connect_request(kFamily, r));
 	auto all = base;
 	all.insert({DTRBD_A_DISCARD_MY_DATA, DTRBD_A_AFTER_SB, DTRBD_A_RESYNC_RATE,
-		    DTRBD_A_CSUM_RESYNC, DTRBD_A_ON_PEER_LOSS});
+		    DTRBD_A_CSUM_RESYNC, DTRBD_A_ON_PEER_LOSS, DTRBD_A_KO_COUNT});
 	CHECK(d.u8(DTRBD_A_ON_PEER_LOSS) == DTRBD_OPL_FREEZE);
+	CHECK(d.u32(DTRBD_A_KO_COUNT) == 12);
 	CHECK(d.present() == all);
 	CHECK(d.flag(DTRBD_A_DISCARD_MY_DATA));
 	CHECK(d.flag(DTRBD_A_CSUM_RESYNC));
@@ -137,17 +139,21 @@ TEST_CASE("verify, new-current-uuid and set-options requests", "[netlink]")
 	d = decode(nl::new_current_uuid_request(kFamily, 0, true));
 	CHECK(d.flag(DTRBD_A_CLEAR_BITMAP));
 
-	d = decode(nl::set_options_request(kFamily, {9, 51200, std::nullopt}));
+	d = decode(nl::set_options_request(kFamily, {9, 51200, std::nullopt, std::nullopt}));
 	CHECK(d.cmd == DTRBD_CMD_SET_OPTIONS);
 	CHECK(d.present() == std::set<int>{DTRBD_A_MINOR, DTRBD_A_RESYNC_RATE});
 	CHECK(d.u32(DTRBD_A_MINOR) == 9);
 	CHECK(d.u32(DTRBD_A_RESYNC_RATE) == 51200);
 
-	d = decode(nl::set_options_request(kFamily, {4, std::nullopt, DTRBD_OPL_FREEZE}));
+	d = decode(nl::set_options_request(kFamily, {4, std::nullopt, DTRBD_OPL_FREEZE,
+						     std::nullopt}));
 	CHECK(d.present() == std::set<int>{DTRBD_A_MINOR, DTRBD_A_ON_PEER_LOSS});
 	CHECK(d.u8(DTRBD_A_ON_PEER_LOSS) == DTRBD_OPL_FREEZE);
-	d = decode(nl::set_options_request(kFamily, {4, 0, DTRBD_OPL_CONTINUE}));
+	d = decode(nl::set_options_request(kFamily, {4, 0, DTRBD_OPL_CONTINUE, std::nullopt}));
 	CHECK(d.present() == std::set<int>{DTRBD_A_MINOR, DTRBD_A_RESYNC_RATE,
 					   DTRBD_A_ON_PEER_LOSS});
 	CHECK(d.u8(DTRBD_A_ON_PEER_LOSS) == DTRBD_OPL_CONTINUE);
+	d = decode(nl::set_options_request(kFamily, {4, std::nullopt, std::nullopt, 20}));
+	CHECK(d.present() == std::set<int>{DTRBD_A_MINOR, DTRBD_A_KO_COUNT});
+	CHECK(d.u32(DTRBD_A_KO_COUNT) == 20);
 }

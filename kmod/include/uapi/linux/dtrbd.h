@@ -28,6 +28,20 @@
 #define DTRBD_TIMEOUT_MS_MAX	600000
 #define DTRBD_TIMEOUT_MS_DEFAULT 5000
 
+/*
+ * Request timeout (DTRBD_A_KO_COUNT): a request that waits for the peer
+ * (a write not yet written there, a read it serves, a resync chunk not yet
+ * acknowledged) for longer than KO_COUNT x TIMEOUT_MS gets the peer
+ * declared dead, as if the connection were lost. The send timeout of the
+ * socket is the same time. The handshake (CONNECTING) must end within
+ * 2 x TIMEOUT_MS, which KO_COUNT_MIN keeps no longer than the request
+ * timeout. Defaults: 7 x 5 s = 35 s.
+ */
+#define DTRBD_KO_COUNT_MIN	2
+#define DTRBD_KO_COUNT_MAX	100
+#define DTRBD_KO_COUNT_DEFAULT	7
+#define DTRBD_CONNECTING_TIMEOUTS 2	/* handshake deadline, in TIMEOUT_MS */
+
 /* Activity log size (DTRBD_A_AL_EXTENTS), in 4 MiB extents. */
 #define DTRBD_AL_EXTENTS_MIN	7
 #define DTRBD_AL_EXTENTS_MAX	1018	/* one 4 KiB transaction block */
@@ -66,8 +80,8 @@ enum dtrbd_cmd {
 	 */
 	DTRBD_CMD_NEW_CURRENT_UUID,
 	/*
-	 * MINOR and at least one of RESYNC_RATE, ON_PEER_LOSS: change
-	 * tunables of a running device
+	 * MINOR and at least one of RESYNC_RATE, ON_PEER_LOSS, KO_COUNT:
+	 * change tunables of a running device
 	 */
 	DTRBD_CMD_SET_OPTIONS,
 	/*
@@ -96,8 +110,9 @@ enum dtrbd_attr {
 	DTRBD_A_SOCK_FD,	/* u32: connected TCP socket, handshake done */
 	DTRBD_A_PROTOCOL,	/* u8: enum dtrbd_protocol */
 	DTRBD_A_FORCE,		/* flag */
-	DTRBD_A_PING_MS,	/* u32: keep-alive interval */
-	DTRBD_A_TIMEOUT_MS,	/* u32: peer declared dead after this silence */
+	DTRBD_A_PING_MS,	/* u32: keep-alive interval (connect, status) */
+	DTRBD_A_TIMEOUT_MS,	/* u32: peer declared dead after this silence
+				 * (connect, status) */
 	DTRBD_A_TIEBREAK,	/* u8: 1 on exactly one side of a connection */
 	DTRBD_A_PROTO_VERSION,	/* u32: wire protocol version agreed */
 	DTRBD_A_FEATURES,	/* u64: wire feature bits agreed */
@@ -157,6 +172,8 @@ enum dtrbd_attr {
 				 * RESUME_IO or FAIL_IO */
 	DTRBD_A_IO_FAILED,	/* u8 (status): 1 after FAIL_IO, until
 				 * RESUME_IO or a reconnect */
+	DTRBD_A_KO_COUNT,	/* u32: request timeout in TIMEOUT_MS units
+				 * (connect, set-options, status) */
 
 	__DTRBD_A_MAX,
 };
