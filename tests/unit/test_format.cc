@@ -502,3 +502,22 @@ TEST_CASE("freeze state in status and events", "[format][freeze]")
 	CHECK_FALSE(parse_on_peer_loss("Freeze"));
 	CHECK(on_peer_loss_name(DTRBD_OPL_CONTINUE) == "continue");
 }
+
+TEST_CASE("status shows the connection's timeouts while connected", "[format]")
+{
+	Attrs a = connected_syncing();
+	a.u32(DTRBD_A_PING_MS, 1000).u32(DTRBD_A_TIMEOUT_MS, 5000).u32(DTRBD_A_KO_COUNT, 7);
+	json j = status_json(a.status());
+	CHECK(j["ping_ms"] == 1000);
+	CHECK(j["peer_timeout_ms"] == 5000);
+	CHECK(j["ko_count"] == 7);
+	CHECK(j["request_timeout_ms"] == 35000);
+	CHECK(status_text(a.status()).find(
+		      "\n  timeouts    ping 1000 ms, peer 5000 ms, requests 35000 ms (ko-count 7)\n") !=
+	      std::string::npos);
+	// an older module reports none: nothing shown, nothing invented
+	json old = status_json(connected_syncing().status());
+	CHECK_FALSE(old.contains("ko_count"));
+	CHECK_FALSE(old.contains("request_timeout_ms"));
+	CHECK(status_text(connected_syncing().status()).find("timeouts") == std::string::npos);
+}
