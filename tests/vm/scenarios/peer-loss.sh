@@ -8,8 +8,11 @@ set -euo pipefail
 dt_start 2
 dt_setup_pair h1 h2 0
 
-# a steady stream of verified writes on the Primary
-lab_bg h1 "fio --name=s --filename=/dev/dtrbd0 --direct=1 --ioengine=libaio --iodepth=8 --rw=randwrite --bs=4k --size=32M --time_based --runtime=25 --verify=crc32c --do_verify=0 --output-format=terse"
+# a steady stream of verified writes on the Primary; it must still run when
+# the checks after the loss look at written_bytes (up to 10 s to standalone
+# plus 2 s), also on a loaded machine where reaching "writes flowing" alone
+# took 20 s: with a 25 s run fio had ended and the check saw no progress
+lab_bg h1 "fio --name=s --filename=/dev/dtrbd0 --direct=1 --ioengine=libaio --iodepth=8 --rw=randwrite --bs=4k --size=32M --time_based --runtime=60 --verify=crc32c --do_verify=0 --output-format=terse"
 job=$LAB_BG_ID
 dt_wait h1 0 '.written_bytes > 1048576' 60 "writes flowing"
 lab_power_off h2
