@@ -44,12 +44,23 @@ for ((r = 1; r <= ${#PULL_AFTER[@]}; r++)); do
 	jq -e '.jobs | length == 3' "$j" >/dev/null || fail "round $r: no fio results"
 	errs=$(jq '[.jobs[].error] | add' "$j")
 	assert_eq "$errs" 0 "round $r: fio errors"
-	for k in write sync; do
-		max=$(jq "[.jobs[].$k.lat_ns.max] | max / 1e9" "$j")
+	# Per-request bounds. fio 3.33 (Debian 12) misreports the latency of an
+	# fsync queued behind libaio writes at depth > 1: 67 s in a job that ran
+	# 21 s, 18317 s in a 3 s job on a plain file. So the fsync latency is
+	# bounded per request only in the depth-1 job, where fio measures it
+	# right. In the deeper jobs fsync() blocks the fio thread uninterruptibly
+	# in the flush, so one stuck for longer than the guests' hung-task
+	# timeout (10 s, set by the lab; a report fails the scenario) is still
+	# caught, and so is a job that overran its runtime (checked below).
+	for q in '.jobs[].write' '.jobs[] | select(.jobname == "qd1") | .sync'; do
+		max=$(jq "[$q.lat_ns.max] | max / 1e9" "$j")
 		awk -v m="$max" -v b="$BOUND" 'BEGIN { exit !(m < b) }' ||
-			fail "round $r: a $k took ${max}s (bound ${BOUND}s)"
-		log "round $r: longest $k ${max}s"
+			fail "round $r: a request took ${max}s (bound ${BOUND}s; fio: $q)"
+		log "round $r: longest $q ${max}s"
 	done
+	el=$(jq '[.jobs[].elapsed] | max' "$j")
+	((el <= RUNTIME + BOUND)) ||
+		fail "round $r: fio ran ${el}s for a ${RUNTIME}s time-based run: a write or fsync waited longer than ${BOUND}s"
 	log "round $r: $(jq '[.jobs[].write.total_ios] | add' "$j") writes, $(jq '[.jobs[].sync.total_ios] | add' "$j") fsyncs, all completed"
 	lab_exec_timeout 30 h1 "dd if=/dev/urandom of=/dev/dtrbd0 bs=64k count=16 seek=900 oflag=direct,sync status=none" ||
 		fail "round $r: a write after the pull failed"
