@@ -468,6 +468,8 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->bm_xchg = DTRBD_BMX_NONE;
 	dev->bm_sending = false;
 	dev->state_sent = false;
+	dev->send_limits = dev->features & DTRBD_FEAT_LIMITS;
+	dev->peer_limits_rcvd = false;
 	dev->epoch_closed = false;
 	dev->tx_epoch = 0;
 	spin_unlock_irq(&dev->lock);

@@ -39,6 +39,8 @@ int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, void *body,
 		      u32 payload);
 
 /* handshake.c: state exchange, resync decision and start, promotion */
+int dtrbd_recv_limits(struct dtrbd_device *dev, u16 type, void *body,
+		      u32 payload);
 int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 		     u32 payload);
 int dtrbd_recv_bitmap(struct dtrbd_device *dev, u16 type, void *body,

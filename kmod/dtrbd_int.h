@@ -267,6 +267,9 @@ struct dtrbd_device {
 	u64 bm_tx_page;			/* next bitmap page to send */
 	bool bm_sending;		/* our bitmap is still going out */
 	bool state_sent;		/* our first P_STATE went out */
+	bool send_limits;		/* [L] FEAT_LIMITS: P_LIMITS still to send */
+	bool peer_limits_rcvd;		/* the peer's P_LIMITS arrived */
+	struct dtrbd_limits peer_limits;	/* as received (receiver only) */
 	enum dtrbd_sync_kind sync_kind;
 	u32 resync_rate;		/* KiB/s, 0 = dynamic */
 	u64 rate_bytes, rate_stamp_done; /* resync rate estimate */
@@ -359,6 +362,8 @@ struct dtrbd_req *dtrbd_req_take_read(struct dtrbd_device *dev, u64 id);
 void dtrbd_req_read_done(struct dtrbd_req *req, int status);
 void dtrbd_io_error_work(struct work_struct *work);
 void dtrbd_disk_failed(struct dtrbd_device *dev);
+void dtrbd_queue_limits(struct dtrbd_device *dev, struct dtrbd_limits *l);
+void dtrbd_adopt_limits(struct dtrbd_device *dev, const struct dtrbd_limits *l);
 
 /* meta.c */
 int dtrbd_md_read(struct dtrbd_device *dev, struct netlink_ext_ack *extack);

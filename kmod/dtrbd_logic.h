@@ -295,4 +295,57 @@ static inline void dtrbd_tscan_add(struct dtrbd_tscan *s, unsigned long start,
 		s->next = limit - waited;
 }
 
+/*
+ * Block size limits of one side (P_LIMITS), in bytes. The pair works with
+ * the stricter of each: the larger logical and physical block size, the
+ * smaller largest bio.
+ */
+struct dtrbd_limits {
+	__u32 lbs;		/* logical block size */
+	__u32 pbs;		/* physical block size */
+	__u32 max_bio;		/* largest bio */
+};
+
+#define DTRBD_LIMITS_MAX_LBS	4096u	/* the bitmap's block: no larger */
+#define DTRBD_LIMITS_MIN_BIO	4096u	/* resync and bitmap I/O are 4 KiB */
+
+enum dtrbd_limits_verdict {
+	DTRBD_LIM_OK,		/* *out holds the limits to adopt */
+	DTRBD_LIM_INVALID,	/* malformed: a protocol violation */
+	DTRBD_LIM_UNSUPPORTED,	/* the peer's blocks are larger than 4 KiB */
+	DTRBD_LIM_IN_USE,	/* we would have to grow our block size while open */
+};
+
+static inline int dtrbd_is_pow2(__u32 x)
+{
+	return x && !(x & (x - 1));
+}
+
+/*
+ * @cur: our device's limits now; @peer: the peer's (from the wire);
+ * @in_use: our device is open (its users picked their I/O sizes from the
+ * current logical block size, which must not grow under them).
+ */
+static inline enum dtrbd_limits_verdict
+dtrbd_limits_merge(const struct dtrbd_limits *cur,
+		   const struct dtrbd_limits *peer, int in_use,
+		   struct dtrbd_limits *out)
+{
+	if (!dtrbd_is_pow2(peer->lbs) || peer->lbs < 512 ||
+	    !dtrbd_is_pow2(peer->pbs) || peer->pbs < peer->lbs ||
+	    peer->max_bio < peer->lbs || peer->max_bio % peer->lbs)
+		return DTRBD_LIM_INVALID;
+	if (peer->lbs > DTRBD_LIMITS_MAX_LBS ||
+	    peer->max_bio < DTRBD_LIMITS_MIN_BIO)
+		return DTRBD_LIM_UNSUPPORTED;
+	out->lbs = cur->lbs > peer->lbs ? cur->lbs : peer->lbs;
+	out->pbs = cur->pbs > peer->pbs ? cur->pbs : peer->pbs;
+	out->max_bio = cur->max_bio < peer->max_bio ? cur->max_bio :
+						      peer->max_bio;
+	out->max_bio -= out->max_bio % out->lbs;
+	if (in_use && out->lbs > cur->lbs)
+		return DTRBD_LIM_IN_USE;
+	return DTRBD_LIM_OK;
+}
+
 #endif /* DTRBD_LOGIC_H */

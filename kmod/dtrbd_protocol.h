@@ -30,10 +30,18 @@
 #define DTRBD_PROTO_MAX		2
 
 /*
- * Feature bits, negotiated in the hello (AND of both sides). None yet; each
- * new one is documented with the reason it exists.
+ * Feature bits, negotiated in the hello (AND of both sides); each is
+ * documented with the reason it exists.
+ *
+ * DTRBD_FEAT_LIMITS: each side sends P_LIMITS (its logical and physical
+ * block size and largest bio) right before its first P_STATE, and both
+ * adopt the stricter of the two, or refuse the pair. Without it a
+ * 512-byte Primary sends 512-byte writes a 4Kn Secondary cannot do, and
+ * the Secondary's disk is declared failed. A peer without the bit gets
+ * the old behaviour (no P_LIMITS in either direction).
  */
-#define DTRBD_FEATURES_KNOWN	0ull
+#define DTRBD_FEAT_LIMITS	(1ull << 0)
+#define DTRBD_FEATURES_KNOWN	DTRBD_FEAT_LIMITS
 
 /* Largest payload of one P_DATA / P_RS_DATA packet. */
 #define DTRBD_MAX_PAYLOAD	(1u << 20)
@@ -61,6 +69,7 @@ enum dtrbd_packet_type {
 	P_INVALIDATE	= 20,	/* start a full resync towards the sender */
 	P_READ_REQ	= 21,	/* diskless: read this for me (p_data, no payload) */
 	P_READ_REPLY	= 22,	/* p_ack, then the data when status is 0 */
+	P_LIMITS	= 23,	/* DTRBD_FEAT_LIMITS: block sizes, before P_STATE */
 };
 
 struct dtrbd_hdr {
@@ -135,6 +144,17 @@ struct dtrbd_p_csum {
 	__be64 sector;		/* 512-byte units, 4 KiB aligned */
 	__be32 blocks;
 	__be32 reserved;
+} __packed;
+
+/*
+ * P_LIMITS (only with DTRBD_FEAT_LIMITS): the sender's device queue
+ * limits, in bytes. Sent once per connection, before the first P_STATE.
+ */
+struct dtrbd_p_limits {
+	__be32 logical_block_size;	/* power of 2, 512..4096 */
+	__be32 physical_block_size;	/* power of 2, >= logical */
+	__be32 max_bio_size;		/* largest write it accepts, >= 4096 */
+	__be32 reserved;		/* zero */
 } __packed;
 
 /* P_UUID_SYNC */

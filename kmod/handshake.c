@@ -182,6 +182,67 @@ static const char *dtrbd_dec_name(enum dtrbd_sync_decision d)
 	return d < ARRAY_SIZE(names) ? names[d] : "?";
 }
 
+/* P_LIMITS (FEAT_LIMITS, while connecting): the peer's block sizes. */
+int dtrbd_recv_limits(struct dtrbd_device *dev, u16 type, void *body,
+		      u32 payload)
+{
+	struct dtrbd_p_limits p = *(struct dtrbd_p_limits *)body;
+
+	if (!(dev->features & DTRBD_FEAT_LIMITS) || dev->peer_limits_rcvd ||
+	    p.reserved)
+		return -EPROTO;
+	dev->peer_limits.lbs = be32_to_cpu(p.logical_block_size);
+	dev->peer_limits.pbs = be32_to_cpu(p.physical_block_size);
+	dev->peer_limits.max_bio = be32_to_cpu(p.max_bio_size);
+	dev->peer_limits_rcvd = true;
+	return 0;
+}
+
+/*
+ * The first P_STATE with FEAT_LIMITS: adopt the stricter block sizes of
+ * the pair on our queue, or refuse the pair with a sentence. Returns 0,
+ * or an error after dtrbd_conn_fail().
+ */
+static int dtrbd_check_limits(struct dtrbd_device *dev)
+{
+	struct dtrbd_limits cur, out;
+	enum dtrbd_limits_verdict v;
+
+	if (!(dev->features & DTRBD_FEAT_LIMITS))
+		return 0;	/* an older peer: nothing was exchanged */
+	if (!dev->peer_limits_rcvd) {
+		dtrbd_conn_fail(dev, "the peer did not send its block sizes before its state (a protocol violation)");
+		return -EPROTO;
+	}
+	dtrbd_queue_limits(dev, &cur);
+	spin_lock_irq(&dev->lock);
+	v = dtrbd_limits_merge(&cur, &dev->peer_limits, dev->open_count > 0,
+			       &out);
+	if (v == DTRBD_LIM_OK)
+		dtrbd_adopt_limits(dev, &out);
+	spin_unlock_irq(&dev->lock);
+	switch (v) {
+	case DTRBD_LIM_OK:
+		if (out.lbs != cur.lbs || out.max_bio != cur.max_bio)
+			dtrbd_info(dev, "block sizes of the pair: logical %u, physical %u, largest bio %u bytes\n",
+				   out.lbs, out.pbs, out.max_bio);
+		return 0;
+	case DTRBD_LIM_IN_USE:
+		dtrbd_conn_fail(dev, "the peer's disk has %u-byte logical blocks, larger than the %u bytes this device is open with; close the device (stop its users) and connect again, or give the peer a disk with %u-byte blocks",
+				dev->peer_limits.lbs, cur.lbs, cur.lbs);
+		return -EPROTO;
+	case DTRBD_LIM_UNSUPPORTED:
+		dtrbd_conn_fail(dev, "the peer's disk has %u-byte logical blocks (or accepts writes of only %u bytes); dtrbd needs at most 4096-byte blocks and 4096-byte writes, so give the peer another disk",
+				dev->peer_limits.lbs, dev->peer_limits.max_bio);
+		return -EPROTO;
+	default:
+		dtrbd_conn_fail(dev, "the peer sent invalid block sizes (logical %u, physical %u, largest bio %u); a protocol violation",
+				dev->peer_limits.lbs, dev->peer_limits.pbs,
+				dev->peer_limits.max_bio);
+		return -EPROTO;
+	}
+}
+
 int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 		     u32 payload)
 {
@@ -255,6 +316,8 @@ int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 					 READ_ONCE(dev->state_sent) ||
 					 dtrbd_rx_stopping(dev),
 					 msecs_to_jiffies(dev->timeout_ms));
+	if (dtrbd_check_limits(dev))
+		return -EPROTO;
 	/* a split brain is the news even when both are Primary now */
 	if (p.role == DTRBD_ROLE_PRIMARY && me.role == DTRBD_ROLE_PRIMARY &&
 	    dec != DTRBD_DEC_SPLIT_BRAIN && dec != DTRBD_DEC_UNRELATED) {

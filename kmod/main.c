@@ -30,6 +30,7 @@ static void dtrbd_check_layout(void)
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_hello) != 104);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_state) != 56);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_bitmap) != 16);
+	BUILD_BUG_ON(sizeof(struct dtrbd_p_limits) != 16);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_barrier) != 8);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_csum) != 24);
 	BUILD_BUG_ON(sizeof(struct dtrbd_p_uuid_sync) != 8);
@@ -160,6 +161,32 @@ static void dtrbd_set_limits(struct dtrbd_device *dev)
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	if (!bdev_nonrot(b))
 		blk_queue_flag_clear(QUEUE_FLAG_NONROT, q);
+}
+
+/* The device queue's limits as P_LIMITS describes them. */
+void dtrbd_queue_limits(struct dtrbd_device *dev, struct dtrbd_limits *l)
+{
+	struct request_queue *q = dev->disk->queue;
+
+	l->lbs = queue_logical_block_size(q);
+	l->pbs = queue_physical_block_size(q);
+	l->max_bio = min_t(u32, queue_max_hw_sectors(q) << SECTOR_SHIFT,
+			   DTRBD_MAX_PAYLOAD);
+}
+
+/*
+ * Adopt the pair's limits (dtrbd_limits_merge): they only ever get
+ * stricter. The caller checked, under dev->lock, that the logical block
+ * size grows only while the device is closed.
+ */
+void dtrbd_adopt_limits(struct dtrbd_device *dev, const struct dtrbd_limits *l)
+{
+	struct request_queue *q = dev->disk->queue;
+
+	lockdep_assert_held(&dev->lock);
+	blk_queue_logical_block_size(q, l->lbs);
+	blk_queue_physical_block_size(q, l->pbs);
+	blk_queue_max_hw_sectors(q, l->max_bio >> SECTOR_SHIFT);
 }
 
 static void dtrbd_bdev_msg(int ret, bool meta, struct netlink_ext_ack *extack)

@@ -169,6 +169,8 @@ static const struct dtrbd_rx_entry dtrbd_rx_table[] = {
 	RX(P_STATE, dtrbd_recv_state, sizeof(struct dtrbd_p_state), false,
 	   DTRBD_RX_ANY),
 	RX(P_PING, dtrbd_recv_ping, 0, false, DTRBD_RX_ANY),
+	RX(P_LIMITS, dtrbd_recv_limits, sizeof(struct dtrbd_p_limits), false,
+	   DTRBD_RX_CONNECTING),
 	RX(P_DATA, dtrbd_recv_write, sizeof(struct dtrbd_p_data), true,
 	   DTRBD_RX_CONNECTED),
 	RX(P_RS_DATA, dtrbd_recv_write, sizeof(struct dtrbd_p_data), true,
@@ -220,6 +222,7 @@ static int dtrbd_recv_one(struct dtrbd_device *dev)
 		struct dtrbd_p_uuid_sync us;
 		struct dtrbd_p_sync_done sd;
 		struct dtrbd_p_promote_reply pr;
+		struct dtrbd_p_limits li;
 	} body;
 	struct dtrbd_hdr h;
 	u32 length;

@@ -246,7 +246,7 @@ static void dtrbd_fill_state(struct dtrbd_device *dev, struct dtrbd_p_state *s)
 
 static bool dtrbd_sender_has_work(struct dtrbd_device *dev)
 {
-	return dev->send_state || dev->send_sync_done ||
+	return dev->send_limits || dev->send_state || dev->send_sync_done ||
 	       dev->send_promote_req || dev->send_promote_reply >= 0 ||
 	       (dev->bm_sending && dev->bm_tx_page < dev->bm_npages) ||
 	       dev->ov_head != dev->ov_tail || dev->send_uuid_sync ||
@@ -273,11 +273,26 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		struct dtrbd_recv_ack ra;
 		struct dtrbd_p_uuid_sync us;
 		struct dtrbd_p_barrier ba;
+		struct dtrbd_p_limits li;
 		u64 pg;
 	} u;
 	int ret;
 
 	spin_lock_irq(&dev->lock);
+	/* FEAT_LIMITS: our block sizes go before our first state */
+	if (dev->send_limits) {
+		struct dtrbd_limits l;
+
+		dev->send_limits = false;
+		spin_unlock_irq(&dev->lock);
+		dtrbd_queue_limits(dev, &l);
+		memset(&u.li, 0, sizeof(u.li));
+		u.li.logical_block_size = cpu_to_be32(l.lbs);
+		u.li.physical_block_size = cpu_to_be32(l.pbs);
+		u.li.max_bio_size = cpu_to_be32(l.max_bio);
+		return dtrbd_send_packet(dev, P_LIMITS, &u.li, sizeof(u.li),
+					 0) ?: 1;
+	}
 	/* before our state: the peer must adopt it before it sees us UpToDate */
 	if (dev->send_uuid_sync) {
 		dev->send_uuid_sync = false;
