@@ -993,6 +993,12 @@ void decide(Ctx &c)
 		do_witness_upkeep(c);
 		if (d != s.self || k.peer_role != Role::Secondary)
 			return;
+		// Connected before the peer's first heartbeat arrived: the
+		// peer may be the resource's home and about to take it, so
+		// wait for its summary rather than promote here (daemon-basic
+		// found the non-preferred host promoting in that window).
+		if (home(s) != s.self && !peer_summary(s))
+			return;
 		if (k.disk != Disk::UpToDate || k.peer_disk != Disk::UpToDate ||
 		    k.sync != Sync::None)
 			return;		// resync first
