@@ -348,4 +348,35 @@ dtrbd_limits_merge(const struct dtrbd_limits *cur,
 	return DTRBD_LIM_OK;
 }
 
+/*
+ * Every packet from the peer that names a range of our device goes through
+ * here before any shift or multiplication of its fields: is
+ * [sector * 512, sector * 512 + bytes) inside a device of dev_bytes bytes,
+ * with the start and length multiples of align bytes (512 or the 4 KiB
+ * bitmap block)? An empty range is in range; callers that need a payload
+ * refuse bytes == 0 themselves. Never overflows, whatever the peer sent.
+ */
+static inline int dtrbd_peer_range_ok(__u64 sector, __u64 bytes,
+				      __u64 dev_bytes, __u32 align)
+{
+	__u64 start;
+
+	if (!align || align & 511 || sector > dev_bytes >> 9)
+		return 0;
+	start = sector << 9;
+	if (start % align || bytes % align)
+		return 0;
+	return bytes <= dev_bytes - start;
+}
+
+/*
+ * P_DATA without a payload is only meaningful as an empty flush; anything
+ * else with size 0 is malformed.
+ */
+static inline int dtrbd_peer_data_size_ok(__u32 size, __u32 flags,
+					  __u32 flush_flag)
+{
+	return size || (flags & flush_flag);
+}
+
 #endif /* DTRBD_LOGIC_H */

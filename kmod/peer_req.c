@@ -171,11 +171,12 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 	sector = be64_to_cpu(p->sector);
 	flags = be32_to_cpu(p->flags);
 	if (payload != size || size > DTRBD_MAX_PAYLOAD ||
-	    size & (SECTOR_SIZE - 1) || flags & ~DTRBD_DP_KNOWN ||
-	    sector > dev->size >> SECTOR_SHIFT ||
-	    size > dev->size - (sector << SECTOR_SHIFT) ||
-	    (type == P_RS_DATA && ((sector << SECTOR_SHIFT) % DTRBD_MD_BLOCK ||
-				   size % DTRBD_MD_BLOCK || !size))) {
+	    flags & ~DTRBD_DP_KNOWN ||
+	    !dtrbd_peer_range_ok(sector, size, dev->size,
+				 type == P_RS_DATA ? DTRBD_MD_BLOCK : SECTOR_SIZE) ||
+	    (type == P_RS_DATA && !size) ||
+	    (type == P_DATA &&
+	     !dtrbd_peer_data_size_ok(size, flags, DTRBD_DP_FLUSH))) {
 		dtrbd_err(dev, "peer sent a bad write: sector %llu size %u flags %#x\n",
 			  (unsigned long long)sector, size, flags);
 		return -EBADMSG;
@@ -258,10 +259,12 @@ int dtrbd_recv_read_req(struct dtrbd_device *dev, u16 type, void *body,
 
 	size = be32_to_cpu(p->size);
 	sector = be64_to_cpu(p->sector);
-	if (!size || size > DTRBD_MAX_PAYLOAD || size & (SECTOR_SIZE - 1) ||
-	    sector > dev->size >> SECTOR_SHIFT ||
-	    size > dev->size - (sector << SECTOR_SHIFT))
+	if (!size || size > DTRBD_MAX_PAYLOAD ||
+	    !dtrbd_peer_range_ok(sector, size, dev->size, SECTOR_SIZE)) {
+		dtrbd_err(dev, "peer sent a bad read request: sector %llu size %u\n",
+			  (unsigned long long)sector, size);
 		return -EBADMSG;
+	}
 	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev));
 	if (dtrbd_rx_stopping(dev))
 		return -ESHUTDOWN;
@@ -310,9 +313,12 @@ int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, void *body,
 	sector = be64_to_cpu(c->sector);
 	if (!blocks || blocks > DTRBD_CSUM_BLOCKS_MAX ||
 	    payload != blocks * 4 ||
-	    ((u64)sector << SECTOR_SHIFT) % DTRBD_MD_BLOCK ||
-	    ((u64)sector << SECTOR_SHIFT) + (u64)blocks * DTRBD_MD_BLOCK > dev->size)
+	    !dtrbd_peer_range_ok(sector, (u64)blocks * DTRBD_MD_BLOCK,
+				 dev->size, DTRBD_MD_BLOCK)) {
+		dtrbd_err(dev, "peer sent a bad checksum request: sector %llu blocks %u\n",
+			  (unsigned long long)sector, blocks);
 		return -EBADMSG;
+	}
 	theirs = page_address(dev->rx_page);
 	ret = dtrbd_recv_buf(dev, theirs, blocks * 4);
 	if (ret)

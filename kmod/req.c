@@ -637,6 +637,14 @@ void dtrbd_submit_bio(struct bio *bio)
 		is_write = false;
 		break;
 	case REQ_OP_WRITE:		/* includes empty PREFLUSH bios */
+		/*
+		 * An empty write that is not a flush (e.g. FUA alone) has
+		 * nothing to make durable; the peer refuses such a P_DATA.
+		 */
+		if (!bio->bi_iter.bi_size && !(bio->bi_opf & REQ_PREFLUSH)) {
+			bio_endio(bio);
+			return;
+		}
 		is_write = true;
 		break;
 	default:			/* discard etc. are not advertised */
