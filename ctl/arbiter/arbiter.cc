@@ -284,8 +284,10 @@ void on_done(Ctx &c, const ActionDone &d)
 			s.witness->record = d.record;
 			s.witness->reachable = true;
 		}
-		if (d.witness_answered)
+		if (d.witness_answered) {
 			s.witness->reachable = true;
+			s.witness->record_known = true;
+		}
 	}
 
 	const bool this_episode = f.episode == s.episode && s.kernel &&
@@ -481,9 +483,22 @@ void do_witness_upkeep(Ctx &c)
 	State &s = c.s;
 	const KernelView &k = *s.kernel;
 	const WitnessRecord *r = record(s);
-	if (!witness_reachable(s) || !r || witness_busy(s) ||
-	    c.now < s.next_witness)
+	if (!witness_reachable(s) || witness_busy(s) || c.now < s.next_witness)
 		return;
+	if (!r) {
+		// First contact: the witness has no record of this resource, and
+		// nothing but a report of the pair connected and in sync creates
+		// one (current := {self, peer}). Without it no host could ever
+		// fail over, so report it as soon as it is true.
+		if (s.witness->record_known && connected(s) && !k.frozen &&
+		    k.disk == Disk::UpToDate && k.peer_disk == Disk::UpToDate &&
+		    k.sync == Sync::None)
+			issue(c, ActionKind::WitnessUptodate,
+			      cat("telling the witness that ", s.self, " and ",
+				  s.peer, " are connected and in sync (it has "
+				  "no record of ", s.spec.name, " yet)"), s.peer);
+		return;
+	}
 	// A current member connected to an UpToDate peer that the witness
 	// does not count as current: tell it.
 	if (contains(r->current, s.self) && connected(s) && !k.frozen &&

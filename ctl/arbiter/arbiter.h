@@ -89,6 +89,9 @@ struct WitnessRecord {
 
 struct WitnessView {
 	bool reachable = false;
+	// The witness answered about this resource (record may still be none:
+	// it has none yet, so the first connected, in-sync report creates it).
+	bool record_known = false;
 	std::optional<WitnessRecord> record;
 };
 

@@ -24,7 +24,8 @@ inline arbiter::WitnessView witness_view(const WitnessClient &c, const std::stri
 	arbiter::WitnessView v;
 	v.reachable = c.reachable();
 	auto it = c.records().find(resource);
-	if (it != c.records().end() && it->second)
+	v.record_known = it != c.records().end();
+	if (v.record_known && it->second)
 		v.record = to_arbiter(*it->second);
 	return v;
 }

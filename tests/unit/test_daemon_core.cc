@@ -175,6 +175,7 @@ struct FakeWitness : WitnessPort {
 	{
 		arbiter::WitnessView v;
 		v.reachable = reachable;
+		v.record_known = reachable;	// keep-alives ask about every resource
 		if (const witness::Record *r = state.record(res))
 			v.record = witness::to_arbiter(*r);
 		return v;
@@ -421,6 +422,65 @@ TEST_CASE("daemon core: the peer dies -> witness, promotion, then the domain sta
 	CHECK(r["primary"] == "p2");
 	CHECK(r["vm"]["host"] == "p2");
 	CHECK(rig.core->cluster()["hosts"][0]["alive"] == false);
+}
+
+TEST_CASE("daemon core: a witness with no record gets one from the connected, in-sync pair; the Primary then holds it",
+	  "[daemon]")
+{
+	// The lab's first failover found the witness without a record of vm1
+	// 2 minutes after the pair had connected: nothing created it, so every
+	// claim was refused.
+	Rig rig;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.vm.add("vm1", vm::DomainState::kRunning, {"/dev/dtrbd1"});
+	rig.heard_by_witness = {"p2"};
+	rig.make("p1");
+	rig.core->start();
+	rig.peer("p2", true, arbiter::Role::Secondary, false);
+	REQUIRE(rig.witness.state.record("vm1") == nullptr);
+	rig.run_for(2s);
+	const witness::Record *rec = rig.witness.state.record("vm1");
+	REQUIRE(rec);
+	CHECK(rec->current == std::set<std::string>{"p1", "p2"});
+	CHECK(rec->holder == "p1");
+	REQUIRE(rig.witness.asked.size() >= 2);
+	CHECK(rig.witness.asked[0].kind == arbiter::ActionKind::WitnessUptodate);
+	CHECK(rig.witness.asked[0].peer == "p2");
+	CHECK(rig.core->runaways() == 0);
+	CHECK(rig.kernel.commands().empty());
+}
+
+TEST_CASE("daemon core: a Secondary creates the missing witness record and can fail over later",
+	  "[daemon]")
+{
+	Rig rig;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_PRIMARY);
+	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
+	rig.heard_by_witness = {"p1"};
+	rig.make("p2");
+	rig.core->start();
+	rig.peer("p1", true, arbiter::Role::Primary, true);
+	rig.run_for(1s);
+	REQUIRE(rig.witness.state.record("vm1"));
+	// p1's daemon claims, as the other test shows it does.
+	REQUIRE(rig.witness.state.claim("vm1", "p1", "", rig.clock.now()).granted);
+	rig.run_for(1s);
+	REQUIRE(rig.kernel.commands().empty());
+
+	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_STANDALONE, DTRBD_ROLE_UNKNOWN);
+	Event ev;
+	ev.dev = rig.kernel.devices[1];
+	ev.event = DTRBD_EV_DISCONNECTED;
+	rig.core->on_kernel_event(ev);
+	rig.peer("p1", false, arbiter::Role::Primary, true);
+	rig.heard_by_witness.clear();
+	rig.run_for(15s);
+	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_PRIMARY);
+	CHECK(rig.vm.domains["vm1"].state == vm::DomainState::kRunning);
+	const witness::Record *rec = rig.witness.state.record("vm1");
+	REQUIRE(rec);
+	CHECK(rec->holder == "p2");
+	CHECK(rig.core->runaways() == 0);
 }
 
 TEST_CASE("daemon core: without the witness the survivor does not promote and says why",
