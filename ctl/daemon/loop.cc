@@ -69,6 +69,8 @@ Status Loop::run_once(std::chrono::milliseconds timeout)
 		std::shared_ptr<Handler> h = it->second;
 		(*h)(evs[i].events);
 	}
+	if (n > 0 && after_)
+		after_();
 	return {};
 }
 

@@ -38,6 +38,11 @@ public:
 	// Handles what is ready now, waiting at most @timeout; for tests.
 	Status run_once(std::chrono::milliseconds timeout);
 	void stop() { stopped_ = true; }
+	// Calls @f after every round that handled at least one descriptor,
+	// whichever handler ran: the daemon re-arms its timer there, so a
+	// handler registered by another component (the witness or heartbeat
+	// socket) cannot leave the core's next wake-up unscheduled.
+	void after_each(std::function<void()> f) { after_ = std::move(f); }
 	bool stopped() const { return stopped_; }
 
 private:
@@ -47,6 +52,7 @@ private:
 	// it runs does not destroy the function being called.
 	std::map<int, std::shared_ptr<Handler>> handlers_;
 	bool stopped_ = false;
+	std::function<void()> after_;
 };
 
 // A monotonic timerfd: arm(after) fires once, arm(after, every) repeatedly.

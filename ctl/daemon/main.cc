@@ -191,6 +191,7 @@ int run(const Options &o)
 	};
 
 	Loop &l = **loop;
+	l.after_each(rearm);
 	Status st;
 	st = l.add(sigs->fd(), EPOLLIN, [&](uint32_t) {
 		for (int s; (s = sigs->next()) != 0;) {
@@ -217,7 +218,6 @@ int run(const Options &o)
 					break;
 				core.on_kernel_event(**ev);
 			}
-			rearm();
 		});
 	if (st)
 		st = l.add((*conns)->event_fd(), EPOLLIN, [&](uint32_t) {
@@ -229,26 +229,21 @@ int run(const Options &o)
 					core.on_connect_failed(res.resource, res.action_id,
 							       res.link.status().message());
 			}
-			rearm();
 		});
 	if (st && vmd)
 		st = l.add(vmd->event_fd(), EPOLLIN, [&](uint32_t) {
 			core.on_vm_events(vmd->take_events());
-			rearm();
 		});
 	if (st)
 		st = l.add(timer->fd(), EPOLLIN, [&](uint32_t) {
 			timer->consume();
 			core.tick();
-			rearm();
 		});
 	if (!st)
 		return refuse(st.message());
 
 	auto ctl = ControlServer::make(l, cfg->control_socket, [&](const nlohmann::json &req) {
-		auto resp = core.handle(req);
-		rearm();
-		return resp;
+		return core.handle(req);
 	});
 	if (!ctl)
 		return refuse(ctl.status().message());

@@ -372,3 +372,24 @@ TEST_CASE("cluster: --json prints the daemon's object, text lists everything", "
 	      "  vm3  minor 3  primary none  Secondary UpToDate/DUnknown StandAlone  FROZEN\n"
 	      "      blocked: not promoting vm3: the witness is unreachable\n");
 }
+
+TEST_CASE("loop: after_each runs after every round that handled a descriptor, whoever registered it",
+	  "[daemon]")
+{
+	// dtrbdd re-arms its timer here. It used to re-arm only in the
+	// handlers main.cc registered, so a witness answer (read by the
+	// witness link's own handler) left the next claim unscheduled until
+	// an unrelated event: the failover lab promoted 5 s late.
+	auto loop = Loop::make();
+	REQUIRE(loop);
+	int rounds = 0;
+	(*loop)->after_each([&] { rounds++; });
+	auto e = EventFd::make();
+	REQUIRE(e);
+	REQUIRE((*loop)->add(e->fd(), EPOLLIN, [&](uint32_t) { e->consume(); }));
+	REQUIRE((*loop)->run_once(0ms));
+	CHECK(rounds == 0);	// nothing ready: not called
+	e->post();
+	REQUIRE((*loop)->run_once(1000ms));
+	CHECK(rounds == 1);
+}
