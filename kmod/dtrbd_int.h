@@ -181,6 +181,7 @@ struct dtrbd_device {
 	struct gendisk *disk;
 	struct block_device *bdev;
 	char disk_path[256];
+	char res_name[DTRBD_RES_NAME_MAX + 1];	/* or "": set before add_disk */
 	u64 size;			/* usable bytes */
 
 	/* metadata: in-memory superblock, written by dtrbd_md_write() */
@@ -335,7 +336,8 @@ extern struct bio_set dtrbd_req_bs, dtrbd_peer_bs;
 struct dtrbd_device *dtrbd_dev_get_by_minor(unsigned int minor);
 void dtrbd_dev_put(struct dtrbd_device *dev);
 int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
-		 unsigned int al_extents, struct netlink_ext_ack *extack);
+		 const char *res_name, unsigned int al_extents,
+		 struct netlink_ext_ack *extack);
 int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack);
 int dtrbd_for_each_device(int (*fn)(struct dtrbd_device *, void *),
 			  void *arg, unsigned int start);

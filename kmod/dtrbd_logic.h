@@ -379,4 +379,27 @@ static inline int dtrbd_peer_data_size_ok(__u32 size, __u32 flags,
 	return size || (flags & flush_flag);
 }
 
+/*
+ * A resource name for DTRBD_A_RES_NAME: 1 .. DTRBD_RES_NAME_MAX bytes of
+ * [A-Za-z0-9_.-], not starting with '.' or '-', so that it is safe as the
+ * file name /dev/dtrbd/by-res/NAME (no '/', no "..", no spaces or shell
+ * characters in udev's environment). len excludes the terminating NUL.
+ */
+static inline int dtrbd_res_name_ok(const char *s, __u32 len)
+{
+	__u32 i;
+
+	if (!len || len > DTRBD_RES_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
 #endif /* DTRBD_LOGIC_H */

@@ -259,8 +259,40 @@ static int dtrbd_attach_md(struct dtrbd_device *dev,
 	return ret;
 }
 
+/*
+ * /sys/block/dtrbdN/dtrbd/name: the resource name given at attach (empty
+ * without one). udev's rules read it for /dev/dtrbd/by-res/NAME on every
+ * event, so a later "udevadm trigger" or a replay after a udevd restart
+ * keeps the link. The attribute lives while the gendisk is registered;
+ * del_gendisk() removes it and waits for readers before the device goes.
+ */
+static ssize_t name_show(struct device *ddev, struct device_attribute *attr,
+			 char *buf)
+{
+	struct dtrbd_device *dev = dev_to_disk(ddev)->private_data;
+
+	return sysfs_emit(buf, "%s\n", dev->res_name);
+}
+static DEVICE_ATTR_RO(name);
+
+static struct attribute *dtrbd_disk_attrs[] = {
+	&dev_attr_name.attr,
+	NULL,
+};
+
+static const struct attribute_group dtrbd_disk_group = {
+	.name = "dtrbd",
+	.attrs = dtrbd_disk_attrs,
+};
+
+static const struct attribute_group *dtrbd_disk_groups[] = {
+	&dtrbd_disk_group,
+	NULL,
+};
+
 int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
-		 unsigned int al_extents, struct netlink_ext_ack *extack)
+		 const char *res_name, unsigned int al_extents,
+		 struct netlink_ext_ack *extack)
 {
 	const fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
 	struct dtrbd_device *dev;
@@ -275,6 +307,8 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	strscpy(dev->disk_path, path, sizeof(dev->disk_path));
 	if (meta_path)
 		strscpy(dev->meta_path, meta_path, sizeof(dev->meta_path));
+	if (res_name)
+		strscpy(dev->res_name, res_name, sizeof(dev->res_name));
 	mutex_init(&dev->md_mutex);
 	mutex_init(&dev->state_mutex);
 	spin_lock_init(&dev->lock);
@@ -381,7 +415,8 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 		goto out_put_md;
 	}
 
-	ret = add_disk(disk);
+	/* the ADD uevent already sees dtrbd/name */
+	ret = device_add_disk(NULL, disk, dtrbd_disk_groups);
 	if (ret) {
 		NL_SET_ERR_MSG(extack, "cannot register the block device");
 		goto out_erase;
@@ -389,7 +424,8 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	mutex_lock(&dtrbd_devs_mutex);
 	dev->registered = true;
 	mutex_unlock(&dtrbd_devs_mutex);
-	dtrbd_info(dev, "attached to %s%s%s, %llu bytes, disk %s, %llu KiB out of sync\n",
+	dtrbd_info(dev, "attached%s%s to %s%s%s, %llu bytes, disk %s, %llu KiB out of sync\n",
+		   res_name ? " as " : "", res_name ? res_name : "",
 		   path, meta_path ? ", metadata on " : "",
 		   meta_path ? meta_path : "", dev->size,
 		   dev->disk_state == DTRBD_DISK_UPTODATE ? "UpToDate" :

@@ -85,6 +85,8 @@ static const struct nla_policy dtrbd_policy[DTRBD_A_MAX + 1] = {
 	[DTRBD_A_CSUM_RESYNC]	= { .type = NLA_FLAG },
 	[DTRBD_A_ON_PEER_LOSS]	= NLA_POLICY_MAX(NLA_U8, DTRBD_OPL_FREEZE),
 	[DTRBD_A_KO_COUNT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &dtrbd_ko_range),
+	[DTRBD_A_RES_NAME]	= { .type = NLA_NUL_STRING,
+				    .len = DTRBD_RES_NAME_MAX },
 };
 
 struct dtrbd_snapshot {
@@ -208,6 +210,10 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	if (dev->meta_path[0] &&
 	    nla_put_string(skb, DTRBD_A_META_DISK, dev->meta_path))
 		return -EMSGSIZE;
+	/* set once before the disk is registered, never changed */
+	if (dev->res_name[0] &&
+	    nla_put_string(skb, DTRBD_A_RES_NAME, dev->res_name))
+		return -EMSGSIZE;
 	/* connection parameters are only meaningful while a socket is held */
 	if (s.cstate != DTRBD_CONN_STANDALONE &&
 	    (nla_put_u8(skb, DTRBD_A_PROTOCOL, dev->protocol) ||
@@ -285,7 +291,7 @@ static void dtrbd_post_doit(const struct genl_ops *ops, struct sk_buff *skb,
 static int dtrbd_nl_attach(struct sk_buff *skb, struct genl_info *info)
 {
 	unsigned int al = DTRBD_AL_EXTENTS_DEFAULT;
-	const char *path, *meta = NULL;
+	const char *path, *meta = NULL, *name = NULL;
 
 	if (GENL_REQ_ATTR_CHECK(info, DTRBD_A_DISK_PATH))
 		return -EINVAL;
@@ -304,10 +310,20 @@ static int dtrbd_nl_attach(struct sk_buff *skb, struct genl_info *info)
 			return -EINVAL;
 		}
 	}
+	if (info->attrs[DTRBD_A_RES_NAME]) {
+		/* the policy guarantees the NUL and the length bound */
+		name = nla_data(info->attrs[DTRBD_A_RES_NAME]);
+		if (!dtrbd_res_name_ok(name, strlen(name))) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[DTRBD_A_RES_NAME],
+					    "the resource name must be 1 to 31 characters of A-Z a-z 0-9 _ . - and not start with '.' or '-'");
+			return -EINVAL;
+		}
+	}
 	if (info->attrs[DTRBD_A_AL_EXTENTS])
 		al = nla_get_u32(info->attrs[DTRBD_A_AL_EXTENTS]);
 	return dtrbd_attach(nla_get_u32(info->attrs[DTRBD_A_MINOR]), path,
-			    meta, al, info->extack);
+			    meta, name, al, info->extack);
 }
 
 static int dtrbd_nl_detach(struct sk_buff *skb, struct genl_info *info)

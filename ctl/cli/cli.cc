@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "dtrbd_logic.h"
 #include "dtrbd_protocol.h"
 
 namespace dtrbd {
@@ -205,6 +206,11 @@ Status prepare_attach(Invocation &inv)
 	o.minor = inv.minor;
 	o.disk = text(inv, "disk");
 	o.meta = optional_text(inv, "meta");
+	o.name = optional_text(inv, "name");
+	if (o.name && !dtrbd_res_name_ok(o.name->c_str(), static_cast<uint32_t>(o.name->size())))
+		return usage_error(str("--name must be 1 to ", DTRBD_RES_NAME_MAX,
+				       " characters of A-Z a-z 0-9 _ . - not starting with '.' or '-', not '",
+				       *o.name, "'"));
 	if (inv.vm.count("al-extents")) {
 		auto n = number(inv, "al-extents", DTRBD_AL_EXTENTS_MIN,
 				DTRBD_AL_EXTENTS_MAX, "4 MiB extents");
@@ -500,7 +506,7 @@ const Command kCommands[] = {
 	run_create_md,
 },
 {
-	"attach", "attach MINOR --disk PATH [--meta PATH] [--al-extents N]",
+	"attach", "attach MINOR --disk PATH [--meta PATH] [--al-extents N] [--name NAME]",
 	"attach a backing device as /dev/dtrbdMINOR",
 	"Checks that PATH carries valid dtrbd metadata (see create-md), then asks\n"
 	"the module to open PATH (by its absolute, symlink-free path) and create\n"
@@ -509,13 +515,19 @@ const Command kCommands[] = {
 	"have been created with create-md --meta for this --disk), and the\n"
 	"module is given its absolute path too.\n"
 	"\n"
+	"--name gives the device a resource name (1 to 31 characters of\n"
+	"A-Z a-z 0-9 _ . -, not starting with '.' or '-'): status shows it, the\n"
+	"module exports it as /sys/block/dtrbdMINOR/dtrbd/name and the udev\n"
+	"rules link /dev/dtrbd/by-res/NAME to the device (dtrbdd passes the\n"
+	"resource's name from dtrbd.conf).\n"
+	"\n"
 	"--al-extents sets the size of the activity log: the number of 4 MiB\n"
 	"extents that may hold writes in flight at once (default 257, about\n"
 	"1 GiB). A write to an extent outside the log first writes a metadata\n"
 	"transaction, so more extents mean fewer metadata writes on the write\n"
 	"path; but after a crash of the Primary every extent in the log must be\n"
 	"resynced, so more extents also mean a longer resync then.",
-	"dtrbdctl attach 0 --disk /dev/vg0/vm1\n"
+	"dtrbdctl attach 0 --disk /dev/vg0/vm1 --name vm1\n"
 	"dtrbdctl attach 0 --disk /dev/vg0/vm1 --meta /dev/vg1/vm1-meta --al-extents 1018",
 	Command::kMinor, true,
 	[](po::options_description_easy_init add) {
@@ -524,6 +536,8 @@ const Command kCommands[] = {
 		add("al-extents", po::value<std::string>()->value_name("N"),
 		    "activity log size in 4 MiB extents, 7-1018 (default: the "
 		    "module's, 257)");
+		add("name", po::value<std::string>()->value_name("NAME"),
+		    "resource name: status, /dev/dtrbd/by-res/NAME");
 	},
 	run_attach, prepare_attach,
 },
@@ -1070,13 +1084,15 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 		return st.errnum() == kUsageError ? kExitUsage : kExitFailed;
 	};
 	po::options_description all = visible_options(c), hidden;
+	bool by_name = c.minor == Command::kName || c.minor == Command::kOptionalName ||
+		       c.minor == Command::kNameHost;
 	hidden.add_options()("minor", po::value<std::string>());
-	hidden.add_options()("name", po::value<std::string>());
+	// the positional NAME; attach has a visible --name of its own
+	if (by_name)
+		hidden.add_options()("name", po::value<std::string>());
 	hidden.add_options()("host", po::value<std::string>());
 	all.add(hidden);
 	po::positional_options_description pos;
-	bool by_name = c.minor == Command::kName || c.minor == Command::kOptionalName ||
-		       c.minor == Command::kNameHost;
 	if (by_name)
 		pos.add("name", 1);
 	if (c.minor == Command::kNameHost)
@@ -1109,7 +1125,7 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 		return fail(usage_error(str(c.name, " needs a MINOR (0-", DTRBD_MAX_MINOR,
 					    "); see dtrbdctl ", c.name, " --help")));
 	}
-	if (inv.vm.count("name"))
+	if (by_name && inv.vm.count("name"))
 		inv.name = inv.vm["name"].as<std::string>();
 	if (inv.vm.count("host"))
 		inv.host = inv.vm["host"].as<std::string>();

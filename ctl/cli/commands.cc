@@ -125,6 +125,7 @@ Status cmd_attach(Kernel &k, const AttachOptions &o, std::ostream &out)
 	req.minor = o.minor;
 	req.disk_path = *disk;
 	req.al_extents = o.al_extents;
+	req.res_name = o.name;
 	if (o.meta) {
 		auto meta = real_path(*o.meta);
 		if (!meta)
@@ -137,6 +138,7 @@ Status cmd_attach(Kernel &k, const AttachOptions &o, std::ostream &out)
 	Status st = k.attach(req);
 	if (st)
 		out << dev(o.minor) << ": attached " << req.disk_path
+		    << (req.res_name ? " as " + *req.res_name : "")
 		    << (req.meta_path ? " with metadata on " + *req.meta_path : "")
 		    << ", " << bytes_text(md->data_size) << " usable\n";
 	return st;

@@ -39,6 +39,7 @@ struct AttachOptions {
 	std::string disk;
 	std::optional<std::string> meta;	// external metadata device
 	std::optional<uint32_t> al_extents;
+	std::optional<std::string> name;	// resource name (dtrbd_res_name_ok)
 };
 
 struct VerifyOptions {

@@ -43,6 +43,8 @@
 //                          does not know); [] when none is set
 //   meta_disk              string: the external metadata device; null for
 //                          internal metadata (or not reported)
+//   name                   string: the resource name given at attach
+//                          (/dev/dtrbd/by-res/NAME); null when none
 //   on_peer_loss           "continue" | "freeze" | "unknown"; null when not
 //                          reported
 //   frozen                 bool: writes wait for resume-io / fail-io (or a
@@ -405,6 +407,7 @@ nlohmann::json status_json(const DeviceStatus &d)
 		j["verify"] = nullptr;
 	j["flags"] = d.flags ? nlohmann::json(flag_names(*d.flags)) : nlohmann::json(nullptr);
 	j["meta_disk"] = opt(d.meta_disk);
+	j["name"] = opt(d.res_name);
 	j["on_peer_loss"] = d.on_peer_loss ? nlohmann::json(on_peer_loss_name(d.on_peer_loss))
 					   : nlohmann::json(nullptr);
 	j["frozen"] = d.frozen ? nlohmann::json(*d.frozen != 0) : nlohmann::json(nullptr);
@@ -447,7 +450,10 @@ nlohmann::json event_json(const Event &ev, WallTime t)
 std::string status_text(const DeviceStatus &d)
 {
 	std::ostringstream os;
-	os << dev_name(d) << ": " << role_name(d.role);
+	os << dev_name(d);
+	if (d.res_name)
+		os << " (" << *d.res_name << ")";
+	os << ": " << role_name(d.role);
 	if (has_link(d))
 		os << ", peer " << role_name(d.peer_role);
 	os << "\n  connection  " << conn_name(d.conn);

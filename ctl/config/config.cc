@@ -168,6 +168,8 @@ const char *type_name(toml::node_type t)
 	}
 }
 
+} // namespace
+
 bool safe_name(std::string_view n)
 {
 	if (n.empty() || n.size() > kMaxNameLen || n[0] == '.' || n[0] == '-')
@@ -177,6 +179,8 @@ bool safe_name(std::string_view n)
 		       c == '_' || c == '-' || c == '.';
 	});
 }
+
+namespace {
 
 // A numeric IPv4 or IPv6 address without a port.
 std::optional<Endpoint> parse_ip(std::string_view text)

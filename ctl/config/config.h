@@ -31,6 +31,9 @@ inline constexpr uint16_t kDefaultHeartbeatPort = 7788;
 // name fields hold 31 bytes; a resource name becomes a file name under the
 // state dir). ctl/cluster/heartbeat.cc checks the two limits agree.
 inline constexpr size_t kMaxNameLen = 31;
+// Is n such a name? (The module's rule for DTRBD_A_RES_NAME is the same:
+// dtrbd_res_name_ok in kmod/dtrbd_logic.h; tests/unit/test_res_name.cc.)
+bool safe_name(std::string_view n);
 
 using Ms = std::chrono::milliseconds;
 

@@ -269,6 +269,7 @@ void Core::execute(Res &r, const ab::Action &a)
 		req.minor = c.minor;
 		req.disk_path = config::disk_path(c, self_).value_or("");
 		req.meta_path = config::meta_path(c, self_);
+		req.res_name = c.name;	// config names are module-safe (safe_name)
 		kernel_done(k.attach(req));
 		break;
 	}

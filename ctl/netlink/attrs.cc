@@ -79,6 +79,7 @@ DeviceStatus status_from(const Table &tb)
 	get(tb, DTRBD_A_RS_SAME_BYTES, d.rs_same_bytes);
 	get(tb, DTRBD_A_FLAGS, d.flags);
 	get(tb, DTRBD_A_META_DISK, d.meta_disk);
+	get(tb, DTRBD_A_RES_NAME, d.res_name);
 	get(tb, DTRBD_A_ON_PEER_LOSS, d.on_peer_loss);
 	get(tb, DTRBD_A_FROZEN, d.frozen);
 	get(tb, DTRBD_A_IO_FAILED, d.io_failed);

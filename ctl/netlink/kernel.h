@@ -42,6 +42,7 @@ struct DeviceStatus {
 	std::optional<uint64_t> rs_sent_bytes, rs_received_bytes, rs_same_bytes;
 	std::optional<uint32_t> flags;			// DTRBD_F_*
 	std::optional<std::string> meta_disk;		// external metadata
+	std::optional<std::string> res_name;		// resource name given at attach
 	// Freeze on peer loss.
 	std::optional<uint8_t> on_peer_loss;		// enum dtrbd_on_peer_loss
 	std::optional<uint8_t> frozen;			// 1: writes wait
@@ -62,6 +63,7 @@ struct AttachRequest {
 	std::string disk_path;			// absolute, symlink-free
 	std::optional<std::string> meta_path;	// external metadata, ditto
 	std::optional<uint32_t> al_extents;	// unset: the module's default
+	std::optional<std::string> res_name;	// /dev/dtrbd/by-res/NAME; unset: none
 };
 
 struct ConnectRequest {

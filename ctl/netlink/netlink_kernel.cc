@@ -59,6 +59,8 @@ Result<Message> attach_request(int family, const AttachRequest &r)
 		m->string(DTRBD_A_META_PATH, *r.meta_path);
 	if (r.al_extents)
 		m->u32(DTRBD_A_AL_EXTENTS, *r.al_extents);
+	if (r.res_name)
+		m->string(DTRBD_A_RES_NAME, *r.res_name);
 	return m;
 }
 

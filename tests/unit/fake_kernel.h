@@ -68,7 +68,8 @@ public:
 		attach_req = r;
 		return record(str("attach ", r.minor, ' ', r.disk_path,
 				  r.meta_path ? " meta " + *r.meta_path : "",
-				  r.al_extents ? str(" al-extents ", *r.al_extents) : ""));
+				  r.al_extents ? str(" al-extents ", *r.al_extents) : "",
+				  r.res_name ? " name " + *r.res_name : ""));
 	}
 	Status verify(uint32_t minor, bool repair) override
 	{

@@ -182,6 +182,25 @@ TEST_CASE("attach checks metadata and sends an absolute path", "[cli]")
 	CHECK(cli.kernel.calls ==
 	      std::vector<std::string>{"attach 7 " + std::filesystem::canonical(disk).string()});
 	CHECK(r.out.starts_with("dtrbd7: attached "));
+	REQUIRE(cli.kernel.attach_req);
+	CHECK_FALSE(cli.kernel.attach_req->res_name);
+
+	auto named = cli({"attach", "8", "--disk", disk, "--name", "vm1.data-2_b"});
+	CHECK(named.rc == 0);
+	REQUIRE(cli.kernel.attach_req);
+	CHECK(cli.kernel.attach_req->res_name == std::optional<std::string>("vm1.data-2_b"));
+	CHECK(named.out.find(" as vm1.data-2_b, ") != std::string::npos);
+
+	// refused before the kernel is asked: one sentence naming the rule
+	auto calls = cli.kernel.calls.size();
+	for (const std::string &bad : std::vector<std::string>{"", "-x", ".hidden", "a/b", "..", "a b", "x$y", std::string(32, 'n')}) {
+		INFO(bad);
+		auto r2 = cli({"attach", "9", "--disk", disk, "--name", bad});
+		CHECK(r2.rc == 2);
+		CHECK(r2.err.find("--name must be 1 to 31 characters") != std::string::npos);
+	}
+	CHECK(cli.kernel.calls.size() == calls);
+	CHECK(cli({"attach", "9", "--disk", disk, "--name", std::string(31, 'n')}).rc == 0);
 }
 
 TEST_CASE("status as JSON and text", "[cli]")

@@ -95,8 +95,8 @@ TEST_CASE("status JSON of a connected, syncing device", "[format]")
 		{"oos_bytes", nullptr}, {"resync_sent_bytes", nullptr},
 		{"resync_received_bytes", nullptr}, {"resync_same_bytes", nullptr},
 		{"al_writes", nullptr}, {"al_extents_used", nullptr}, {"verify", nullptr},
-		{"flags", nullptr}, {"meta_disk", nullptr}, {"on_peer_loss", nullptr},
-		{"frozen", nullptr}, {"io_failed", nullptr}};
+		{"flags", nullptr}, {"meta_disk", nullptr}, {"name", nullptr},
+		{"on_peer_loss", nullptr}, {"frozen", nullptr}, {"io_failed", nullptr}};
 	CHECK(j == expected);
 }
 
@@ -114,7 +114,8 @@ TEST_CASE("status JSON with every attribute of metadata version 2", "[format]")
 		.u64(DTRBD_A_RS_RECEIVED_BYTES, 0)
 		.u64(DTRBD_A_RS_SAME_BYTES, 8192)
 		.u32(DTRBD_A_FLAGS, DTRBD_F_CRASHED_PRIMARY | DTRBD_F_SPLIT_BRAIN)
-		.str(DTRBD_A_META_DISK, "/dev/vg1/meta");
+		.str(DTRBD_A_META_DISK, "/dev/vg1/meta")
+		.str(DTRBD_A_RES_NAME, "vm1");
 	json j = status_json(a.status());
 	json expected = {
 		{"minor", 3}, {"role", "primary"}, {"peer_role", "secondary"},
@@ -134,13 +135,13 @@ TEST_CASE("status JSON with every attribute of metadata version 2", "[format]")
 		{"al_writes", 345}, {"al_extents_used", 12},
 		{"verify", {{"blocks_checked", 65536}, {"blocks_differing", 2}}},
 		{"flags", {"crashed-primary", "split-brain"}},
-		{"meta_disk", "/dev/vg1/meta"}, {"on_peer_loss", nullptr},
+		{"meta_disk", "/dev/vg1/meta"}, {"name", "vm1"}, {"on_peer_loss", nullptr},
 		{"frozen", nullptr}, {"io_failed", nullptr}};
 	CHECK(j == expected);
 
 	std::string text = status_text(a.status());
 	INFO(text);
-	CHECK(text == "dtrbd3: primary, peer secondary\n"
+	CHECK(text == "dtrbd3 (vm1): primary, peer secondary\n"
 		      "  connection  connected to p2 (10.0.0.2:7789), protocol C\n"
 		      "  disk        uptodate, peer inconsistent\n"
 		      "  size        256.0 MiB (268390400 bytes) on /dev/vg0/vm1\n"

@@ -84,6 +84,11 @@ TEST_CASE("attach request: META_PATH and AL_EXTENTS only when given", "[netlink]
 					   DTRBD_A_AL_EXTENTS});
 	CHECK(d.string(DTRBD_A_META_PATH) == "/dev/vg1/meta");
 	CHECK(d.u32(DTRBD_A_AL_EXTENTS) == DTRBD_AL_EXTENTS_MAX);
+
+	r.res_name = "vm1";
+	d = decode(nl::attach_request(kFamily, r));
+	CHECK(d.present().count(DTRBD_A_RES_NAME) == 1);
+	CHECK(d.string(DTRBD_A_RES_NAME) == "vm1");
 }
 
 TEST_CASE("connect request: split-brain and rate options only when given", "[netlink]")

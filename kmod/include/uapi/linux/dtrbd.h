@@ -20,6 +20,13 @@
 /* Minors 0 .. DTRBD_MAX_MINOR are valid: /dev/dtrbd0 .. /dev/dtrbd255. */
 #define DTRBD_MAX_MINOR		255
 
+/*
+ * Resource name (DTRBD_A_RES_NAME, attach): 1 .. DTRBD_RES_NAME_MAX bytes
+ * of [A-Za-z0-9_.-], not starting with '.' or '-' (the names dtrbd.conf
+ * allows). It becomes /dev/dtrbd/by-res/NAME and must be safe as a file name.
+ */
+#define DTRBD_RES_NAME_MAX	31
+
 /* Bounds the module enforces on DTRBD_A_PING_MS and DTRBD_A_TIMEOUT_MS. */
 #define DTRBD_PING_MS_MIN	100
 #define DTRBD_PING_MS_MAX	60000
@@ -52,7 +59,7 @@
 
 enum dtrbd_cmd {
 	DTRBD_CMD_UNSPEC,
-	DTRBD_CMD_ATTACH,	/* MINOR, DISK_PATH -> creates /dev/dtrbdMINOR */
+	DTRBD_CMD_ATTACH,	/* MINOR, DISK_PATH [, RES_NAME] -> /dev/dtrbdMINOR */
 	DTRBD_CMD_DETACH,	/* MINOR -> removes it (must not be open) */
 	DTRBD_CMD_CONNECT,	/* MINOR, SOCK_FD, PROTOCOL, ... */
 	DTRBD_CMD_DISCONNECT,	/* MINOR */
@@ -174,6 +181,8 @@ enum dtrbd_attr {
 				 * RESUME_IO or a reconnect */
 	DTRBD_A_KO_COUNT,	/* u32: request timeout in TIMEOUT_MS units
 				 * (connect, set-options, status) */
+	DTRBD_A_RES_NAME,	/* string: resource name (attach, status);
+				 * also /sys/block/dtrbdN/dtrbd/name */
 
 	__DTRBD_A_MAX,
 };
