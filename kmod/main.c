@@ -53,7 +53,15 @@ static int dtrbd_open(struct block_device *bdev, fmode_t mode)
 	if (dev->removing)
 		ret = -ENXIO;
 	else if (dev->role != DTRBD_ROLE_PRIMARY)
-		ret = -EMEDIUMTYPE;	/* Secondary: only the Primary opens */
+		/*
+		 * Secondary: only the Primary opens. A non-blocking read-only
+		 * open is a probe (systemd-udevd 252 locks every whole disk it
+		 * processes that way and drops the whole event, links and
+		 * permissions included, on any error but the "device absent"
+		 * ones; it exempts only dm-, md and drbd names): ENXIO.
+		 */
+		ret = (mode & FMODE_NDELAY) && !(mode & FMODE_WRITE) ?
+		      -ENXIO : -EMEDIUMTYPE;
 	else
 		dev->open_count++;
 	spin_unlock_irq(&dev->lock);

@@ -7,6 +7,7 @@
       (the error is printed), 2 if the family or group does not exist. The
       lab runs it as an unprivileged user.
   genl.py attach MINOR DISK META
+  genl.py attach-name MINOR DISK NAME   (RES_NAME sent as given, unchecked)
       send DTRBD_CMD_ATTACH with these paths, bypassing dtrbdctl's own
       checks; exit 0 on success, else 1 with the errno and the kernel's
       extack message on stderr.
@@ -97,7 +98,7 @@ def family_id(sock, family):
     return None
 
 
-def attach(minor, disk, meta):
+def attach(minor, disk, meta, name=None):
     cmds = uapi_enum("dtrbd_cmd", "DTRBD_CMD_")
     a = uapi_enum("dtrbd_attr", "DTRBD_A_")
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
@@ -110,7 +111,10 @@ def attach(minor, disk, meta):
     body = struct.pack("=BBH", cmds["DTRBD_CMD_ATTACH"], 1, 0)
     body += nla(a["DTRBD_A_MINOR"], struct.pack("=I", int(minor)))
     body += nla(a["DTRBD_A_DISK_PATH"], disk.encode() + b"\0")
-    body += nla(a["DTRBD_A_META_PATH"], meta.encode() + b"\0")
+    if meta:
+        body += nla(a["DTRBD_A_META_PATH"], meta.encode() + b"\0")
+    if name is not None:
+        body += nla(a["DTRBD_A_RES_NAME"], name.encode() + b"\0")
     sock.send(struct.pack("=IHHII", 16 + len(body), fid,
                           NLM_F_REQUEST | NLM_F_ACK, 2, 0) + body)
     reply = sock.recv(65536)
@@ -151,6 +155,8 @@ def main():
         return join(sys.argv[2], sys.argv[3])
     if len(sys.argv) == 5 and sys.argv[1] == "attach":
         return attach(*sys.argv[2:])
+    if len(sys.argv) == 5 and sys.argv[1] == "attach-name":
+        return attach(sys.argv[2], sys.argv[3], None, sys.argv[4])
     print(__doc__, file=sys.stderr)
     return 2
 
