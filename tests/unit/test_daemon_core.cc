@@ -307,6 +307,11 @@ struct Rig {
 		}
 	}
 
+	// p1 (Primary, running vm1) loses power, seen from a Secondary p2:
+	// the kernel reports the connection lost, membership and the witness
+	// stop hearing p1.
+	void primary_p1_lost();
+
 	size_t count(const std::vector<std::string> &v, const std::string &s) const
 	{
 		return static_cast<size_t>(std::count(v.begin(), v.end(), s));
@@ -330,6 +335,17 @@ DeviceStatus device(uint8_t role, uint8_t conn, uint8_t peer_role)
 size_t index_of(const std::vector<std::string> &v, const std::string &s)
 {
 	return static_cast<size_t>(std::find(v.begin(), v.end(), s) - v.begin());
+}
+
+void Rig::primary_p1_lost()
+{
+	kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_STANDALONE, DTRBD_ROLE_UNKNOWN);
+	Event ev;
+	ev.dev = kernel.devices[1];
+	ev.event = DTRBD_EV_DISCONNECTED;
+	core->on_kernel_event(ev);
+	peer("p1", false, arbiter::Role::Primary, true);
+	heard_by_witness.clear();
 }
 
 } // namespace
@@ -389,13 +405,7 @@ TEST_CASE("daemon core: the peer dies -> witness, promotion, then the domain sta
 
 	// p1 loses power: the kernel reports the connection lost, membership
 	// the peer dead.
-	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_STANDALONE, DTRBD_ROLE_UNKNOWN);
-	Event ev;
-	ev.dev = rig.kernel.devices[1];
-	ev.event = DTRBD_EV_DISCONNECTED;
-	rig.core->on_kernel_event(ev);
-	rig.peer("p1", false, arbiter::Role::Primary, true);
-	rig.heard_by_witness.clear();
+	rig.primary_p1_lost();
 	rig.run_for(15s);
 
 	auto cmds = rig.kernel.commands();
@@ -467,13 +477,7 @@ TEST_CASE("daemon core: a Secondary creates the missing witness record and can f
 	rig.run_for(1s);
 	REQUIRE(rig.kernel.commands().empty());
 
-	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_STANDALONE, DTRBD_ROLE_UNKNOWN);
-	Event ev;
-	ev.dev = rig.kernel.devices[1];
-	ev.event = DTRBD_EV_DISCONNECTED;
-	rig.core->on_kernel_event(ev);
-	rig.peer("p1", false, arbiter::Role::Primary, true);
-	rig.heard_by_witness.clear();
+	rig.primary_p1_lost();
 	rig.run_for(15s);
 	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_PRIMARY);
 	CHECK(rig.vm.domains["vm1"].state == vm::DomainState::kRunning);
