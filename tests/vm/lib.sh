@@ -66,7 +66,7 @@ LAB_GUEST_SETUP="${LAB_GUEST_SETUP:-}"
 # kernel.hung_task_timeout_secs low, see _LAB_HUNG_TASK_SECS); the rest are
 # the reports of the debug kernel's checkers (kmemleak, DEBUG_OBJECTS,
 # DEBUG_LIST, UBSAN).
-_LAB_HEALTH_RE='BUG:|Oops|WARNING:|general protection|possible circular locking|INFO: task .* blocked|blocked for more than|KASAN|Call Trace|Kernel panic|UBSAN:|ODEBUG:|list_(add|del) corruption|suspected memory leak|kmemleak: .*leak|unreferenced object 0x'
+_LAB_HEALTH_RE='BUG:|Oops|WARNING:|general protection|possible circular locking|INFO: task .* blocked|blocked for more than|KASAN|Call Trace|Kernel panic|UBSAN:|ODEBUG:|list_(add|del) corruption|suspected memory leak|unreferenced object 0x'
 # The module's own error lines: guests print kernel messages with their
 # syslog level (console_msg_format=syslog; saved logs are "dmesg -r"), and a
 # line at KERN_ERR or worse (<0>..<3>) that names dtrbd fails a scenario

@@ -58,6 +58,11 @@ lab_selftest_warn_detection() {
 		"<6>[   12.345678] dtrbd: dtrbd0: selftest info line" \
 		"<11>[   12.345678] dtrbd: a user-space line at error level" >>"$d/bad.log"
 	lab_scan_kernel_log "$d/bad.log" 2>/dev/null || fail "health check trips on dtrbd lines below error level"
+	# the debug kernel's checkers announce themselves at boot: not reports
+	cp "$d/clean.log" "$d/bad.log"
+	printf '%s\n' "[    0.912345] kmemleak: Kernel memory leak detector initialized (mem pool available: 15788)" \
+		"[    0.912346] kmemleak: Automatic memory scanning thread started" >>"$d/bad.log"
+	lab_scan_kernel_log "$d/bad.log" 2>/dev/null || fail "health check trips on kmemleak's start-up lines"
 	printf '%s\n' "<3>[   12.345678] dtrbd: dtrbd0: selftest expected error" >>"$d/bad.log"
 	lab_scan_kernel_log "$d/bad.log" 2>/dev/null && fail "health check missed an unexpected dtrbd error line"
 	local saved=("${_LAB_KERNEL_EXPECT[@]}")
