@@ -438,6 +438,14 @@ std::optional<std::string> on_command(Ctx &c, const Command &cmd)
 			c.log("up: taking part again");
 		s.admin_up = true;
 		return std::nullopt;
+	case Command::Kind::DiskAppeared:
+		// Only brings the next attach retry forward (a resource that is
+		// down stays attached too; an attached one has its disk).
+		if (!(k && k->attached) && s.next_attach > c.now) {
+			c.log("its backing disk appeared: attaching now");
+			s.next_attach = c.now;
+		}
+		return std::nullopt;
 	case Command::Kind::Down:
 		if (s.admin_up)
 			c.log("down: stopping the domain here and leaving the "

@@ -116,7 +116,9 @@ struct ActionDone {
 };
 
 struct Command {
-	enum class Kind { Up, Down, FailBack, Migrate };
+	// DiskAppeared: udev saw the resource's backing device appear
+	// (dtrbdctl udev-attach): attach now rather than at the next retry.
+	enum class Kind { Up, Down, FailBack, Migrate, DiskAppeared };
 	Kind kind = Kind::Up;
 	std::string host;		// Migrate: the target
 };

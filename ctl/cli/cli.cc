@@ -15,6 +15,7 @@
 #include "cli/check_config.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/udev_attach.h"
 #include "daemon/control.h"
 #include "common/crypto.h"
 #include "common/log.h"
@@ -47,6 +48,7 @@ struct Invocation {
 	VerifyOptions verify;		// prepare_verify()
 	SetOptionsRequest options;	// prepare_set_options()
 	std::string name, host;		// the cluster verbs' NAME and HOST
+	std::string device;		// udev-attach's DEVICE
 };
 
 struct Command {
@@ -57,7 +59,8 @@ struct Command {
 	const char *examples;
 	// The positional arguments: a device MINOR, or for the cluster verbs
 	// a resource NAME (and a HOST).
-	enum { kNoMinor, kMinor, kOptionalMinor, kName, kOptionalName, kNameHost } minor;
+	// kDevice: a block device path (udev-attach).
+	enum { kNoMinor, kMinor, kOptionalMinor, kName, kOptionalName, kNameHost, kDevice } minor;
 	bool needs_kernel;
 	void (*options)(po::options_description_easy_init add);
 	Status (*run)(Invocation &inv);
@@ -462,6 +465,16 @@ Status run_up(Invocation &inv) { return run_verb(inv, "up"); }
 Status run_down(Invocation &inv) { return run_verb(inv, "down"); }
 Status run_fail_back(Invocation &inv) { return run_verb(inv, "fail-back"); }
 Status run_migrate(Invocation &inv) { return run_verb(inv, "migrate"); }
+
+Status run_udev_attach(Invocation &inv)
+{
+	UdevAttach o;
+	o.devnode = inv.device;
+	o.config_path = text(inv, "config");
+	o.host = optional_text(inv, "host");
+	o.socket = text(inv, "socket");
+	return cmd_udev_attach(o, inv.env.ask_daemon, inv.env.open_kernel, inv.env.out);
+}
 
 Status run_cluster(Invocation &inv)
 {
@@ -937,6 +950,38 @@ const Command kCommands[] = {
 	run_cluster,
 },
 {
+	"udev-attach", "udev-attach DEVICE [--config PATH] [--host NAME]",
+	"attach the resource whose backing disk DEVICE is (run by udev)",
+	"The udev rules (61-dtrbd-backing.rules) run this for every block device\n"
+	"that appears or changes, e.g. when LVM activates a logical volume at\n"
+	"boot. If DEVICE is the backing disk of a resource of this host in the\n"
+	"configuration (the same device, whichever path or symlink either\n"
+	"names), the resource is attached: with dtrbdd running, dtrbdd is asked\n"
+	"to attach it now (it does nothing for a resource taken down with\n"
+	"'dtrbdctl down'); without dtrbdd, the device is attached here as dtrbdd\n"
+	"would (minor, resource name and metadata from the configuration), and\n"
+	"dtrbdd adopts it when it starts. It stays Secondary either way.\n"
+	"\n"
+	"Idempotent: a device attached already over this disk is left as it is,\n"
+	"so a second trigger changes nothing. A DEVICE that is no resource's\n"
+	"backing disk, or a host without a configuration file, is ignored\n"
+	"(exit 0, nothing printed but with --verbose). A minor attached to a\n"
+	"different disk is refused with what to do.",
+	"dtrbdctl udev-attach /dev/dm-3\n"
+	"dtrbdctl --verbose udev-attach /dev/vg0/vm1",
+	Command::kDevice, false,
+	[](po::options_description_easy_init add) {
+		add("config", po::value<std::string>()->value_name("PATH")
+			->default_value(config::kDefaultPath),
+		    "the configuration file");
+		add("host", po::value<std::string>()->value_name("NAME"),
+		    "which [hosts.NAME] this is (default: the one named like "
+		    "this machine's hostname)");
+		socket_option(add);
+	},
+	run_udev_attach,
+},
+{
 	"check-config", "check-config [--config PATH] [--json]",
 	"check the cluster configuration file for mistakes",
 	"Reads the cluster configuration (TOML, the same file on every host;\n"
@@ -1030,6 +1075,10 @@ void command_help(const Command &c, std::ostream &out)
 				  c.minor == Command::kNameHost
 					  ? "\nHOST    a host of the configuration" : ""))
 		    << '\n';
+	else if (c.minor == Command::kDevice)
+		out << "ARGUMENTS\n"
+		    << indent("DEVICE  a block device node or a symlink to one (udev's $devnode)")
+		    << '\n';
 	else if (c.minor != Command::kNoMinor)
 		out << "ARGUMENTS\n"
 		    << indent(str("MINOR   device number, 0-", DTRBD_MAX_MINOR,
@@ -1090,18 +1139,24 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 	// the positional NAME; attach has a visible --name of its own
 	if (by_name)
 		hidden.add_options()("name", po::value<std::string>());
-	hidden.add_options()("host", po::value<std::string>());
+	// udev-attach has a visible --host of its own
+	if (c.minor == Command::kDevice)
+		hidden.add_options()("device", po::value<std::string>());
+	else
+		hidden.add_options()("host", po::value<std::string>());
 	all.add(hidden);
 	po::positional_options_description pos;
 	if (by_name)
 		pos.add("name", 1);
 	if (c.minor == Command::kNameHost)
 		pos.add("host", 1);
+	else if (c.minor == Command::kDevice)
+		pos.add("device", 1);
 	else if (c.minor != Command::kNoMinor && !by_name)
 		pos.add("minor", 1);
 
 	Invocation inv{{}, 0, false, env, nullptr, {}, {}, {},
-		       SetOptionsRequest{0, std::nullopt, std::nullopt, std::nullopt}, {}, {}};
+		       SetOptionsRequest{0, std::nullopt, std::nullopt, std::nullopt}, {}, {}, {}};
 	try {
 		po::store(po::command_line_parser(args).options(all).positional(pos)
 				  .extra_style_parser(negative_minor).run(), inv.vm);
@@ -1132,6 +1187,12 @@ int run_command(const Command &c, const std::vector<std::string> &args, Env &env
 	if ((c.minor == Command::kName || c.minor == Command::kNameHost) && inv.name.empty()) {
 		return fail(usage_error(str(c.name, " needs a resource NAME; see dtrbdctl ",
 					    c.name, " --help")));
+	}
+	if (c.minor == Command::kDevice) {
+		if (!inv.vm.count("device"))
+			return fail(usage_error(str(c.name, " needs a DEVICE (a block device path); "
+						    "see dtrbdctl ", c.name, " --help")));
+		inv.device = inv.vm["device"].as<std::string>();
 	}
 	if (c.minor == Command::kNameHost && inv.host.empty()) {
 		return fail(usage_error(str(c.name, " needs a HOST to move ", inv.name,

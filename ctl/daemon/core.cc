@@ -534,6 +534,8 @@ std::vector<Core::Summary> Core::summaries() const
 json Core::command(const std::string &name, ab::Command c)
 {
 	Res *r = find(name);
+	// What a disk-appeared request finds, before the arbiter acts on it.
+	const bool was_attached = r->dev.has_value();
 	ab::Output out = feed(*r, c);
 	if (out.refusal)
 		return control::refused(*out.refusal);
@@ -548,6 +550,11 @@ json Core::command(const std::string &name, ab::Command c)
 	case ab::Command::Kind::Migrate:
 		return control::ok(str("moving ", name, " to ", c.host,
 				       "; follow it with 'dtrbdctl cluster'"));
+	case ab::Command::Kind::DiskAppeared:
+		if (was_attached)
+			return control::ok(str(name, " is attached already on ", self_,
+					       "; nothing to do"));
+		return control::ok(str("attaching ", name, "'s backing disk on ", self_, " now"));
 	}
 	return control::ok("");
 }
@@ -572,9 +579,11 @@ json Core::handle(const json &req)
 		kind = K::FailBack;
 	else if (cmd == "migrate")
 		kind = K::Migrate;
+	else if (cmd == "disk-appeared")
+		kind = K::DiskAppeared;
 	else
 		return control::refused(str("unknown request '", cmd, "'; dtrbdd knows cluster, "
-					    "up, down, fail-back and migrate"));
+					    "up, down, fail-back, migrate and disk-appeared"));
 
 	std::string names;
 	for (const auto &[n, r] : res_)
@@ -582,7 +591,8 @@ json Core::handle(const json &req)
 	if (!name.empty() && !find(name))
 		return control::refused(str("unknown resource '", name, "'; ", self_, " has ",
 					    names.empty() ? std::string("no resources") : names));
-	if ((kind == K::FailBack || kind == K::Migrate) && name.empty())
+	if ((kind == K::FailBack || kind == K::Migrate || kind == K::DiskAppeared) &&
+	    name.empty())
 		return control::refused(str(cmd, " needs a resource name"));
 	ab::Command c;
 	c.kind = kind;

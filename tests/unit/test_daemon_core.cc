@@ -531,7 +531,8 @@ TEST_CASE("daemon core: control requests, bad input is one sentence and changes 
 		   {"error", "not migrating vm1: p7 is not one of its hosts (p1, p2)"}});
 	CHECK(rig.core->handle({{"cmd", "reboot"}}) ==
 	      json{{"ok", false}, {"error", "unknown request 'reboot'; dtrbdd knows cluster, "
-					    "up, down, fail-back and migrate"}});
+					    "up, down, fail-back, migrate and disk-appeared"}});
+	CHECK(rig.core->handle({{"cmd", "disk-appeared"}})["ok"] == false);
 	CHECK(rig.core->handle({{"cmd", "fail-back"}})["ok"] == false);
 	CHECK(rig.kernel.commands().size() == before);
 
@@ -725,4 +726,41 @@ TEST_CASE("daemon core: a resource without a domain is brought up and promoted, 
 	CHECK(rig.vm.calls.empty());
 	CHECK(rig.core->cluster()["resources"][0]["vm"].is_null());
 	CHECK(rig.core->cluster()["resources"][0]["blocked"].is_null());
+}
+
+TEST_CASE("daemon core: disk-appeared (udev) attaches at once; a second one changes nothing",
+	  "[daemon]")
+{
+	Rig rig;
+	// The backing disk is missing: every attach fails until it appears.
+	auto attaches = [&] {
+		return std::count_if(rig.kernel.calls.begin(), rig.kernel.calls.end(),
+				     [](const std::string &c) { return c.starts_with("attach "); });
+	};
+	auto missing = [&] { rig.kernel.refuse = Status::error("/dev/vg0/vm1 does not exist", ENOENT); };
+	missing();
+	rig.make("p1");
+	rig.core->start();
+	rig.peer("p2", true, arbiter::Role::Secondary, false);
+	rig.run_for(1s);
+	REQUIRE(attaches() == 1);
+	missing();
+	rig.run_for(1s);
+	CHECK(attaches() == 1);		// the next retry is seconds away
+
+	// The disk appears (the attach now creates the device).
+	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_STANDALONE, DTRBD_ROLE_UNKNOWN);
+	CHECK(rig.core->handle({{"cmd", "disk-appeared"}, {"resource", "vm1"}}) ==
+	      json{{"ok", true}, {"message", "attaching vm1's backing disk on p1 now"}});
+	rig.run_for(100ms);
+	CHECK(attaches() == 2);
+	CHECK(std::find(rig.log.begin(), rig.log.end(),
+			"vm1: its backing disk appeared: attaching now") != rig.log.end());
+
+	// udev's second trigger: attached already, nothing happens.
+	rig.run_for(1s);
+	CHECK(rig.core->handle({{"cmd", "disk-appeared"}, {"resource", "vm1"}}) ==
+	      json{{"ok", true}, {"message", "vm1 is attached already on p1; nothing to do"}});
+	rig.run_for(10s);
+	CHECK(attaches() == 2);
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: udev links from the module's resource name: a real systemd-udevd in the guest creates /dev/dtrbd/by-res/NAME and /dev/dtrbd/by-minor/N for an attached device, a second trigger keeps them, a device attached without a name gets only by-minor, a refused name creates nothing, detach removes the links
+# description: udev links from the module's resource name and attach on a backing disk's appearance: a real systemd-udevd in the guest creates /dev/dtrbd/by-res/NAME and /dev/dtrbd/by-minor/N for an attached device, a second trigger keeps them, a device attached without a name gets only by-minor, a refused name creates nothing, detach removes the links; dtrbd.conf names a disk that device-mapper then activates: udev attaches it (named, Secondary), further triggers change nothing, a disk not in the configuration is ignored
 # timeout: 600
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -75,5 +75,61 @@ lab_exec h1 "test -z \"\$(ls -A /dev/dtrbd/by-res 2>/dev/null)\"" ||
 	fail "a by-res link for a device without a name: $(lab_exec h1 'ls -l /dev/dtrbd/by-res')"
 [[ $(dt h1 status 5 --json | jq -r '.name') == null ]] || fail "a name reported for a device without one"
 dt h1 detach 5 >/dev/null || fail "detach 5"
+
+# --- A backing disk that appears is attached (61-dtrbd-backing.rules) ---
+# dtrbd.conf names the disk by a path that exists only once device-mapper
+# activates it (as an LV does at boot); no dtrbdd runs here, so
+# udev-attach attaches it itself.
+lab_exec h1 "sed 's|@DTRBDCTL@|$DT_CTL|' $DT_TOP/udev/61-dtrbd-backing.rules.in >/etc/udev/rules.d/61-dtrbd-backing.rules &&
+	udevadm control --reload && modprobe dm_mod" || fail "installing the backing-disk rule"
+lab_exec h1 "mkdir -p /etc/dtrbd && umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' >/etc/dtrbd/secret &&
+	cat >/etc/dtrbd/dtrbd.conf <<CONF
+secret-file = \"/etc/dtrbd/secret\"
+[hosts.h1]
+address = \"10.99.0.1\"
+[hosts.h2]
+address = \"10.99.0.2\"
+[resources.lv1]
+minor = 7
+port = 7707
+disk = { h1 = \"/dev/mapper/lab-lv1\", h2 = \"/dev/vg0/lv1\" }
+CONF
+	$DT_CTL check-config" || fail "writing dtrbd.conf"
+sectors=$(lab_exec h1 "blockdev --getsz /dev/vda") || fail "size of /dev/vda"
+lab_exec_timeout 60 h1 "dmsetup create lab-lv1 --table '0 $sectors linear /dev/vda 0' && udevadm settle --timeout=50" ||
+	fail "dmsetup create lab-lv1"
+end=$((EPOCHSECONDS + 30))
+until lab_exec h1 "test -e /sys/block/dtrbd7"; do
+	((EPOCHSECONDS < end)) || {
+		lab_exec h1 "udevadm info /dev/mapper/lab-lv1; grep -E 'udev-attach|dtrbd' /tmp/udevd.log | tail -30" >&2 || true
+		fail "the backing disk appeared but /dev/dtrbd7 was not attached within 30 s"
+	}
+	sleep 0.5
+done
+settle
+out=$(dt h1 status 7 --json) || fail "status 7"
+[[ $(jq -r '.name' <<<"$out") == lv1 ]] || fail "attached without the resource's name: $out"
+dm=$(lab_exec h1 "readlink -f /dev/mapper/lab-lv1")
+[[ $(jq -r '.disk_path' <<<"$out") == "$dm" ]] || fail "attached over $(jq -r '.disk_path' <<<"$out"), not $dm"
+[[ $(jq -r '.role' <<<"$out") == secondary ]] || fail "udev attached it as $(jq -r '.role' <<<"$out")"
+[[ $(link_of /dev/dtrbd/by-res/lv1) == /dev/dtrbd7 ]] || fail "no /dev/dtrbd/by-res/lv1 link"
+log "the backing disk appeared ($dm): attached as dtrbd7 (lv1) by udev"
+# More triggers of the backing disk: nothing changes, nothing fails.
+before=$(dt h1 status --json | jq -c '[.[] | {minor, name, disk_path, role}]')
+lab_exec_timeout 60 h1 "udevadm trigger --action=change $dm && udevadm trigger --action=add $dm && udevadm settle --timeout=50" ||
+	fail "triggering the backing disk again"
+after=$(dt h1 status --json | jq -c '[.[] | {minor, name, disk_path, role}]')
+[[ $before == "$after" ]] || fail "a second trigger changed the devices: before $before after $after"
+lab_exec h1 "grep -q 'dtrbd7 (lv1) is attached already over $dm; nothing to do' /tmp/udevd.log" || {
+	lab_exec h1 "grep -E 'udev-attach|dtrbdctl' /tmp/udevd.log | tail -20" >&2 || true
+	fail "udevd's log does not show udev-attach leaving dtrbd7 as it was"
+}
+# A disk that is not in dtrbd.conf is ignored.
+lab_exec_timeout 60 h1 "dmsetup create lab-other --table '0 32768 zero' && udevadm settle --timeout=50" ||
+	fail "dmsetup create lab-other"
+after=$(dt h1 status --json | jq -c '[.[] | {minor, name, disk_path, role}]')
+[[ $before == "$after" ]] || fail "a disk not in dtrbd.conf changed the devices: $after"
+dt h1 detach 7 >/dev/null || fail "detach 7"
+lab_exec h1 "dmsetup remove lab-other && dmsetup remove lab-lv1" || fail "cleaning up"
 
 log "udev OK"
