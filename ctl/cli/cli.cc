@@ -19,6 +19,7 @@
 #include "daemon/control.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/manpage.h"
 #include "config/config.h"
 #include "dtrbd_logic.h"
 #include "dtrbd_protocol.h"
@@ -1060,55 +1061,97 @@ po::options_description visible_options(const Command &c)
 	return desc;
 }
 
+// The positional arguments of C, for --help and the man page.
+std::string arguments_text(const Command &c)
+{
+	if (c.minor == Command::kName || c.minor == Command::kOptionalName ||
+	    c.minor == Command::kNameHost)
+		return str("NAME    a resource of the configuration (its\n"
+			   "        [resources.NAME] table)",
+			   c.minor == Command::kOptionalName
+				   ? ";\n        without it, every resource" : "",
+			   c.minor == Command::kNameHost
+				   ? "\nHOST    a host of the configuration" : "");
+	if (c.minor == Command::kDevice)
+		return "DEVICE  a block device node or a symlink to one (udev's $devnode)";
+	if (c.minor != Command::kNoMinor)
+		return str("MINOR   device number, 0-", DTRBD_MAX_MINOR,
+			   ": the device is /dev/dtrbdMINOR",
+			   c.minor == Command::kOptionalMinor
+				   ? ";\n        without it, all devices" : "");
+	return {};
+}
+
 void command_help(const Command &c, std::ostream &out)
 {
 	out << "NAME\n" << indent(str("dtrbdctl ", c.name, " - ", c.summary))
 	    << "\nSYNOPSIS\n" << indent(str("dtrbdctl ", c.synopsis))
 	    << "\nDESCRIPTION\n" << indent(c.description) << '\n';
-	if (c.minor == Command::kName || c.minor == Command::kOptionalName ||
-	    c.minor == Command::kNameHost)
-		out << "ARGUMENTS\n"
-		    << indent(str("NAME    a resource of the configuration (its\n"
-				  "        [resources.NAME] table)",
-				  c.minor == Command::kOptionalName
-					  ? ";\n        without it, every resource" : "",
-				  c.minor == Command::kNameHost
-					  ? "\nHOST    a host of the configuration" : ""))
-		    << '\n';
-	else if (c.minor == Command::kDevice)
-		out << "ARGUMENTS\n"
-		    << indent("DEVICE  a block device node or a symlink to one (udev's $devnode)")
-		    << '\n';
-	else if (c.minor != Command::kNoMinor)
-		out << "ARGUMENTS\n"
-		    << indent(str("MINOR   device number, 0-", DTRBD_MAX_MINOR,
-				  ": the device is /dev/dtrbdMINOR",
-				  c.minor == Command::kOptionalMinor
-					  ? ";\n        without it, all devices" : ""))
-		    << '\n';
+	if (std::string a = arguments_text(c); !a.empty())
+		out << "ARGUMENTS\n" << indent(a) << '\n';
 	out << "OPTIONS\n" << visible_options(c) << "\nEXIT STATUS\n" << indent(kExitStatus)
 	    << "\nEXAMPLES\n" << indent(c.examples);
 }
 
+constexpr const char *kSummary = "control dtrbd replicated block devices";
+constexpr const char *kSynopsis = "dtrbdctl [--verbose] COMMAND [ARGUMENTS] [OPTIONS]\n"
+				  "dtrbdctl COMMAND --help\n"
+				  "dtrbdctl --version";
+constexpr const char *kDescription =
+	"dtrbd mirrors every write to /dev/dtrbdN to a peer host. Typical\n"
+	"set-up, on both hosts: create-md, attach, connect; then primary\n"
+	"on one of them (primary --force the very first time, or\n"
+	"new-current-uuid --clear-bitmap for two identical new disks).\n"
+	"verify checks that both copies are equal. The kernel module\n"
+	"must be loaded (modprobe dtrbd) and every command but\n"
+	"create-md needs CAP_SYS_ADMIN.";
+
 void main_help(std::ostream &out)
 {
-	out << "NAME\n" << indent("dtrbdctl - control dtrbd replicated block devices")
-	    << "\nSYNOPSIS\n" << indent("dtrbdctl [--verbose] COMMAND [ARGUMENTS] [OPTIONS]\n"
-					"dtrbdctl COMMAND --help\n"
-					"dtrbdctl --version")
+	out << "NAME\n" << indent(str("dtrbdctl - ", kSummary))
+	    << "\nSYNOPSIS\n" << indent(kSynopsis)
 	    << "\nCOMMANDS\n";
 	for (const auto &c : kCommands)
 		out << indent(str(c.synopsis, "\n    ", c.summary));
 	out << "\nDESCRIPTION\n"
-	    << indent("dtrbd mirrors every write to /dev/dtrbdN to a peer host. Typical\n"
-		      "set-up, on both hosts: create-md, attach, connect; then primary\n"
-		      "on one of them (primary --force the very first time, or\n"
-		      "new-current-uuid --clear-bitmap for two identical new disks).\n"
-		      "verify checks that both copies are equal. The kernel module\n"
-		      "must be loaded (modprobe dtrbd) and every command but\n"
-		      "create-md needs CAP_SYS_ADMIN.")
+	    << indent(kDescription)
 	    << "\nEXIT STATUS\n" << indent(kExitStatus)
 	    << "\nSEE ALSO\n" << indent("dtrbdctl COMMAND --help, Documentation/dtrbdctl.md");
+}
+
+// dtrbdctl(8): the main help and every command's help in roff, from the
+// same table (the build runs `dtrbdctl --man`).
+void man_page(std::ostream &out)
+{
+	out << man::title("dtrbdctl", 8, DTRBD_VERSION) << man::section("NAME")
+	    << "dtrbdctl \\- " << man::escape(kSummary) << '\n'
+	    << man::section("SYNOPSIS") << man::literal(kSynopsis)
+	    << man::section("DESCRIPTION") << man::text(kDescription)
+	    << man::text("Every command prints its own help with dtrbdctl COMMAND --help; "
+			 "this page holds all of them.")
+	    << man::section("COMMANDS");
+	for (const auto &c : kCommands) {
+		out << man::subsection(c.name) << man::literal(str("dtrbdctl ", c.synopsis))
+		    << man::text(c.summary) << man::text(c.description);
+		if (std::string a = arguments_text(c); !a.empty())
+			out << ".PP\n\\fBArguments:\\fR\n" << man::literal(a);
+		out << ".PP\n\\fBOptions:\\fR\n" << ".RS 4\n" << man::options(visible_options(c))
+		    << ".RE\n.PP\n\\fBExamples:\\fR\n" << man::literal(c.examples);
+	}
+	out << man::section("EXIT STATUS") << man::literal(kExitStatus)
+	    << man::section("FILES")
+	    << man::literal(str(config::kDefaultPath, "   the cluster configuration, dtrbd.conf(5)\n",
+			    control::kDefaultSocket, "   dtrbdd's control socket"))
+	    << man::section("SEE ALSO")
+	    << "\\fBdtrbdd\\fR(8), \\fBdtrbd.conf\\fR(5), \\fBdtrbd\\-witness\\fR(8), "
+	       "\\fBudev\\fR(7)\n";
+}
+
+// For the bash completion: the command names, one a line.
+void list_commands(std::ostream &out)
+{
+	for (const auto &c : kCommands)
+		out << c.name << '\n';
 }
 
 // Lets "-1" through as the MINOR argument so that it is reported as out of
@@ -1236,6 +1279,14 @@ int run_cli(int argc, const char *const argv[], Env &env)
 		const std::string &a = args[i];
 		if (a == "-h" || a == "--help") {
 			main_help(env.out);
+			return kExitOk;
+		} else if (a == "--man") {
+			// Hidden: prints dtrbdctl(8) for the build.
+			man_page(env.out);
+			return kExitOk;
+		} else if (a == "--list-commands") {
+			// Hidden: the verbs, for the bash completion.
+			list_commands(env.out);
 			return kExitOk;
 		} else if (a == "--version") {
 			env.out << "dtrbdctl " DTRBD_VERSION ", wire protocol "

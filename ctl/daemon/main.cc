@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/manpage.h"
 #include "config/config.h"
 #include "daemon/connmgr.h"
 #include "daemon/control.h"
@@ -44,13 +45,35 @@ int refuse(const std::string &sentence)
 	return 1;
 }
 
-constexpr const char *kUsage =
-	"Usage: dtrbdd [--config PATH] [--host NAME]\n"
+// The texts of --help and of dtrbdd(8) (dtrbdd --man, run by the build).
+constexpr const char *kSynopsis =
+	"dtrbdd [--config PATH] [--host NAME] [--run-dir DIR] [--libvirt-uri URI]";
+constexpr const char *kSummary = "keep the dtrbd resources and their VMs running on this host";
+constexpr const char *kDescription =
 	"Keeps the dtrbd resources of the configuration running on this host:\n"
 	"attaches and connects their devices, promotes the preferred host,\n"
 	"starts and moves their domains. Runs in the\n"
 	"foreground and logs one line per decision to stderr. See\n"
-	"Documentation/dtrbdd.md.\n\nOptions";
+	"Documentation/dtrbdd.md.";
+// Only in the man page (--help stays short).
+constexpr const char *kManDescription =
+	"dtrbdd runs on both hosts of a pair, started by dtrbd.service\n"
+	"(Type=notify: it reports READY=1 once the control socket listens and\n"
+	"every resource has been adopted). It hears the peer over the heartbeat\n"
+	"links, asks the witness before it promotes a resource its peer no\n"
+	"longer answers for, and answers the dtrbdctl cluster verbs (up, down,\n"
+	"fail-back, migrate, cluster) on its control socket.\n"
+	"\n"
+	"Stopping the daemon (SIGTERM, SIGINT, systemctl stop dtrbd) stops\n"
+	"nothing else: devices, connections and domains keep running, and the\n"
+	"next dtrbdd adopts them as they are. SIGHUP does not re-read the\n"
+	"configuration; restart the daemon instead. At system shutdown,\n"
+	"dtrbd-shutdown.service runs dtrbdctl down first, so that the domains\n"
+	"stop cleanly and the devices are demoted and disconnected.";
+constexpr const char *kExitStatus =
+	"0   stopped by SIGTERM or SIGINT, or --help/--version\n"
+	"1   refused to start; the one sentence on stderr says what to fix\n"
+	"2   the command line is invalid";
 
 struct Options {
 	std::string config = config::kDefaultPath;
@@ -59,9 +82,26 @@ struct Options {
 	std::string libvirt_uri = "qemu:///system";
 };
 
+void man_page(const po::options_description &desc)
+{
+	std::cout << man::title("dtrbdd", 8, DTRBD_VERSION) << man::section("NAME")
+		  << "dtrbdd \\- " << man::escape(kSummary) << '\n'
+		  << man::section("SYNOPSIS") << man::literal(kSynopsis)
+		  << man::section("DESCRIPTION") << man::text(kDescription)
+		  << man::text(kManDescription) << man::section("OPTIONS")
+		  << man::options(desc) << man::section("EXIT STATUS")
+		  << man::literal(kExitStatus) << man::section("FILES")
+		  << man::literal(str(config::kDefaultPath, "    the cluster configuration\n",
+				      control::kRunDir, "/dtrbdd.lock   the lock: one daemon per host\n",
+				      control::kDefaultSocket, "   the control socket"))
+		  << man::section("SEE ALSO")
+		  << "\\fBdtrbdctl\\fR(8), \\fBdtrbd.conf\\fR(5), "
+		     "\\fBdtrbd\\-witness\\fR(8), \\fBsystemd.service\\fR(5)\n";
+}
+
 std::optional<int> parse(int argc, char **argv, Options &o)
 {
-	po::options_description desc(kUsage);
+	po::options_description desc(str("Usage: ", kSynopsis, "\n", kDescription, "\n\nOptions"));
 	desc.add_options()
 		("config", po::value<std::string>(&o.config)->value_name("PATH"),
 		 "the cluster configuration (default /etc/dtrbd/dtrbd.conf)")
@@ -75,9 +115,12 @@ std::optional<int> parse(int argc, char **argv, Options &o)
 		 "the hypervisor connection (default qemu:///system)")
 		("help,h", "show this help and exit")
 		("version", "show the version and exit");
+	po::options_description hidden, all;
+	hidden.add_options()("man", "print dtrbdd(8) and exit");
+	all.add(desc).add(hidden);
 	po::variables_map vm;
 	try {
-		po::store(po::parse_command_line(argc, argv, desc), vm);
+		po::store(po::parse_command_line(argc, argv, all), vm);
 		po::notify(vm);
 	} catch (const po::error &e) {
 		std::cerr << "dtrbdd: " << e.what() << " (see dtrbdd --help)\n";
@@ -85,6 +128,10 @@ std::optional<int> parse(int argc, char **argv, Options &o)
 	}
 	if (vm.count("help")) {
 		std::cout << desc;
+		return 0;
+	}
+	if (vm.count("man")) {
+		man_page(desc);
 		return 0;
 	}
 	if (vm.count("version")) {

@@ -22,6 +22,7 @@
 #include "common/crypto.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/manpage.h"
 #include "witness/client.h"
 #include "witness/server.h"
 #include "witness/state.h"
@@ -102,6 +103,12 @@ FILES
     DIR/state.json   per resource: epoch, holder, released, released_by,
                      current, narrowed (why current last shrank), with a
                      checksum over the resources.
+    /etc/default/dtrbd-witness
+                     DTRBD_WITNESS_LISTEN (the --listen address) and
+                     DTRBD_WITNESS_OPTIONS for dtrbd-witness.service, which
+                     runs the witness as a dynamic user with its state in
+                     /var/lib/dtrbd-witness and the secret
+                     /etc/dtrbd/secret passed as a credential.
 
 SEE ALSO
     dtrbdd(8), dtrbdctl cluster, Documentation/protocol.md ("Witness datagrams")
@@ -248,6 +255,10 @@ int main(int argc, char **argv)
 		std::string v;
 		if (a == "--help" || a == "-h") {
 			std::cout << kHelp;
+			return 0;
+		} else if (a == "--man") {
+			// Hidden: dtrbd-witness(8) from the same text, for the build.
+			std::cout << man::from_help(kHelp, "dtrbd-witness", 8, DTRBD_VERSION);
 			return 0;
 		} else if (a == "--dump") {
 			dump = true;
