@@ -255,6 +255,28 @@ std::string minor_hint(const State &s)
 	return cat("'dtrbdctl primary ", s.spec.minor, " --force'");
 }
 
+// failback = manual after a failover: the resource runs on the other host
+// while its preferred host is back, connected, UpToDate and not resyncing,
+// and no operator placed it (migrate, fail-back). Nothing moves until
+// 'dtrbdctl fail-back': say so in `blocked`, on both hosts.
+void note_manual_failback(Ctx &c)
+{
+	const State &s = c.s;
+	const KernelView &k = *s.kernel;
+	if (s.spec.failback != Failback::Manual || s.placement_seq > 0 ||
+	    !connected(s) || k.sync != Sync::None ||
+	    k.disk != Disk::UpToDate || k.peer_disk != Disk::UpToDate)
+		return;
+	const std::string &pref = s.spec.preferred;
+	std::string runs = primary_now(s);
+	if (runs.empty() || runs == pref || !eligible(s, pref))
+		return;
+	c.block(cat(s.spec.name, " runs on ", runs, ", not on its preferred host ",
+		    pref, ", which is back and UpToDate: failback = manual, so it "
+		    "waits for a manual fail-back; run 'dtrbdctl fail-back ",
+		    s.spec.name, "' to move it to ", pref));
+}
+
 // ---- events --------------------------------------------------------------
 
 void merge_placement(State &s, const Summary &p)
@@ -984,6 +1006,8 @@ void decide(Ctx &c)
 		}
 		if (!domain_up(s.vm->state))
 			do_start_domain(c, "Primary here");
+		else
+			note_manual_failback(c);
 		do_witness_upkeep(c);
 		if (!witness_reachable(s) && s.spec.witness_configured &&
 		    peer_alive(s))
@@ -1006,6 +1030,7 @@ void decide(Ctx &c)
 	if (connected(s)) {
 		s.failover_claimed = s.failover_outdated = false;
 		do_witness_upkeep(c);
+		note_manual_failback(c);
 		if (d != s.self || k.peer_role != Role::Secondary)
 			return;
 		// Connected before the peer's first heartbeat arrived: the
