@@ -581,6 +581,7 @@ void do_give_up(Ctx &c)
 				    s.spec.minor, " is still held open by ",
 				    k.open_count, " opener(s) other than the "
 				    "domain; close them"));
+			c.at(c.now + s.params.kernel_retry);
 			return;
 		}
 		if (!kernel_busy(s) && c.now >= s.next_kernel)
@@ -718,6 +719,8 @@ void do_hand_over(Ctx &c)
 				    s.spec.minor, " is held open by ",
 				    k.open_count, " opener(s) after the domain "
 				    "stopped; close them"));
+			// No event comes when an opener closes: look again.
+			c.at(c.now + s.params.kernel_retry);
 			return;
 		}
 		if (!kernel_busy(s) && c.now >= s.next_kernel)
@@ -746,6 +749,7 @@ void do_confirm_alone(Ctx &c)
 		if (k.open_count > 0) {
 			c.block(cat("cannot demote ", s.spec.name, ": /dev/dtrbd",
 				    s.spec.minor, " is held open; close it"));
+			c.at(c.now + s.params.kernel_retry);
 			return;
 		}
 		issue(c, ActionKind::Demote,
