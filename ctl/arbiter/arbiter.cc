@@ -255,6 +255,28 @@ std::string minor_hint(const State &s)
 	return cat("'dtrbdctl primary ", s.spec.minor, " --force'");
 }
 
+// failback = manual after a failover: the resource runs on the other host
+// while its preferred host is back, connected, UpToDate and not resyncing,
+// and no operator placed it (migrate, fail-back). Nothing moves until
+// 'dtrbdctl fail-back': say so in `blocked`, on both hosts.
+void note_manual_failback(Ctx &c)
+{
+	const State &s = c.s;
+	const KernelView &k = *s.kernel;
+	if (s.spec.failback != Failback::Manual || s.placement_seq > 0 ||
+	    !connected(s) || k.sync != Sync::None ||
+	    k.disk != Disk::UpToDate || k.peer_disk != Disk::UpToDate)
+		return;
+	const std::string &pref = s.spec.preferred;
+	std::string runs = primary_now(s);
+	if (runs.empty() || runs == pref || !eligible(s, pref))
+		return;
+	c.block(cat(s.spec.name, " runs on ", runs, ", not on its preferred host ",
+		    pref, ", which is back and UpToDate: failback = manual, so it "
+		    "waits for a manual fail-back; run 'dtrbdctl fail-back ",
+		    s.spec.name, "' to move it to ", pref));
+}
+
 // ---- events --------------------------------------------------------------
 
 void merge_placement(State &s, const Summary &p)
@@ -567,6 +589,7 @@ void do_give_up(Ctx &c)
 				    s.spec.minor, " is still held open by ",
 				    k.open_count, " opener(s) other than the "
 				    "domain; close them"));
+			c.at(c.now + s.params.kernel_retry);
 			return;
 		}
 		if (!kernel_busy(s) && c.now >= s.next_kernel)
@@ -704,6 +727,8 @@ void do_hand_over(Ctx &c)
 				    s.spec.minor, " is held open by ",
 				    k.open_count, " opener(s) after the domain "
 				    "stopped; close them"));
+			// No event comes when an opener closes: look again.
+			c.at(c.now + s.params.kernel_retry);
 			return;
 		}
 		if (!kernel_busy(s) && c.now >= s.next_kernel)
@@ -732,6 +757,7 @@ void do_confirm_alone(Ctx &c)
 		if (k.open_count > 0) {
 			c.block(cat("cannot demote ", s.spec.name, ": /dev/dtrbd",
 				    s.spec.minor, " is held open; close it"));
+			c.at(c.now + s.params.kernel_retry);
 			return;
 		}
 		issue(c, ActionKind::Demote,
@@ -992,6 +1018,8 @@ void decide(Ctx &c)
 		}
 		if (!domain_up(s.vm->state))
 			do_start_domain(c, "Primary here");
+		else
+			note_manual_failback(c);
 		do_witness_upkeep(c);
 		if (!witness_reachable(s) && s.spec.witness_configured &&
 		    peer_alive(s))
@@ -1014,6 +1042,7 @@ void decide(Ctx &c)
 	if (connected(s)) {
 		s.failover_claimed = s.failover_outdated = false;
 		do_witness_upkeep(c);
+		note_manual_failback(c);
 		if (d != s.self || k.peer_role != Role::Secondary)
 			return;
 		// Connected before the peer's first heartbeat arrived: the

@@ -416,8 +416,14 @@ void Core::on_vm_events(const std::vector<vm::VmEvent> &evs)
 		for (auto &[n, r] : res_)
 			touched.push_back(&r);
 	}
-	for (Res *r : touched)
+	// A domain that stopped has closed its device, and the module sends no
+	// event when the last opener goes: read the device again too, or an
+	// arbiter waiting for open_count 0 (a hand-over's demote) waits for ever
+	// (the failback lab scenario found p2 stuck so).
+	for (Res *r : touched) {
 		refresh_vm(*r);
+		refresh_kernel(*r);
+	}
 }
 
 ab::PeerView Core::peer_view(const Res &r) const
@@ -505,9 +511,12 @@ void Core::on_connect_failed(const std::string &resource, uint64_t id, const std
 void Core::tick()
 {
 	ab::Time now = now_ms();
+	// A due timer re-reads the device (which also steps the arbiter):
+	// what the module reports no event for (an opener closing) is seen
+	// at the arbiter's next wake-up.
 	for (auto &[n, r] : res_)
 		if (r.wake_at && *r.wake_at <= now)
-			feed(r, ab::Tick{});
+			refresh_kernel(r);
 }
 
 std::optional<Clock::time_point> Core::next_wakeup() const

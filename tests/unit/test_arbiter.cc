@@ -110,6 +110,15 @@ TEST_CASE("arbiter: failback manual waits for fail-back; never refuses it")
 		REQUIRE(!w.violation);
 		CHECK(w.running_on() == P2);
 		CHECK(w.h[P1].dev.disk == Disk::UpToDate);
+		// Manual: both hosts say that it waits for the operator (the
+		// failback lab scenario found `blocked` null on both).
+		for (int i : {P1, P2}) {
+			INFO("host " << i);
+			CHECK(has(w.blocked(i), "waits for a manual fail-back") ==
+			      (fb == Failback::Manual));
+			if (fb == Failback::Manual)
+				CHECK(has(w.blocked(i), "'dtrbdctl fail-back vm1'"));
+		}
 		auto r = w.command(P1, Command{Command::Kind::FailBack, ""});
 		if (fb == Failback::Never) {
 			REQUIRE(r);
@@ -123,6 +132,8 @@ TEST_CASE("arbiter: failback manual waits for fail-back; never refuses it")
 		CHECK(!w.violation);
 		w.run_for(Duration{5000});
 		CHECK(w.running_on() == P1);	// and it stays
+		CHECK(!w.blocked(P1));
+		CHECK(!w.blocked(P2));
 	}
 }
 

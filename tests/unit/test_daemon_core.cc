@@ -764,3 +764,43 @@ TEST_CASE("daemon core: disk-appeared (udev) attaches at once; a second one chan
 	rig.run_for(10s);
 	CHECK(attaches() == 2);
 }
+
+TEST_CASE("daemon core: a hand-over demotes once the stopped domain's device is closed, with no event for the close",
+	  "[daemon]")
+{
+	// The failback lab scenario: p2 shut vm1 down to hand it back to p1,
+	// libvirt reported it stopped while the device still counted its
+	// opener, and the module sends no event when an opener closes: p2
+	// stayed "held open by 1 opener(s)" for ever and vm1 never moved.
+	Rig rig;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.kernel.devices[1].open_count = 1;
+	rig.vm.add("vm1", vm::DomainState::kRunning, {"/dev/dtrbd1"});
+	rig.witness_record("p2", "p1");
+	rig.heard_by_witness = {"p1"};
+	rig.make("p2");
+	rig.core->start();
+	// p1, the preferred host (failback auto), is back: Secondary, UpToDate.
+	rig.peer("p1", true, arbiter::Role::Secondary, false);
+	rig.run_for(1s);
+	REQUIRE(std::count(rig.vm.calls.begin(), rig.vm.calls.end(), "shutdown vm1") == 1);
+	REQUIRE(rig.kernel.commands().empty());
+
+	// The guest powers off; QEMU still holds the device at the event.
+	rig.vm.guest_powers_off("vm1");
+	rig.core->on_vm_events(rig.vm.take_events());
+	rig.run_for(1s);
+	CHECK(rig.kernel.commands().empty());
+	json r = rig.core->cluster()["resources"][0];
+	REQUIRE(r["blocked"].is_string());
+	CHECK(r["blocked"].get<std::string>().find("held open by 1") != std::string::npos);
+
+	// QEMU exits and closes it: no event.
+	rig.kernel.devices[1].open_count = 0;
+	rig.run_for(5s);
+	INFO("kernel: " << json(rig.kernel.commands()).dump());
+	CHECK(rig.count(rig.kernel.commands(), "secondary 1") == 1);
+	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_SECONDARY);
+	CHECK(rig.core->cluster()["resources"][0]["blocked"].is_null());
+	CHECK(rig.core->runaways() == 0);
+}

@@ -5,7 +5,11 @@
 #
 # API:
 #   cl_config RES...                 write /etc/dtrbd/dtrbd.conf + secret on p1, p2
-#                                    (RES: name:minor:preferred; domain = name)
+#                                    (RES: name:minor:preferred[:failback[:disk]];
+#                                    failback default manual, disk /dev/vda;
+#                                    port 7700+minor; domain = name)
+#   cl_restore HOST                  after lab_power_on HOST: its secret (from the
+#                                    other host) and /etc/dtrbd/dtrbd.conf again
 #   cl_witness_start                 dtrbd-witness on the witness guest (CL_WITNESS_BG)
 #   cl_daemon_start HOST             dtrbdd in the background; log /lab/dtrbdd.log
 #   cl_daemon_kill HOST [SIG]        signal (default KILL) the daemon of HOST
@@ -17,8 +21,11 @@
 #   cl_up RES...                     metadata, initial sync, domains defined on
 #                                    both hosts, daemons started, each RES
 #                                    connected, in sync, its domain running on
-#                                    its Primary (CL_HOST[RES]: which host that is;
-#                                    a warning when it is not the preferred one)
+#                                    its Primary, which must be its preferred
+#                                    host (CL_HOST[RES]: that host)
+#   cl_writable                      "MINOR:HOST" per writable Primary (not
+#                                    frozen, not failing) on the running p1, p2
+#   cl_assert_one_primary WHAT       fail when a minor has two writable Primaries
 # Knobs: CL_PING_INTERVAL ("250ms"), CL_PING_TIMEOUT ("1s"): fast failover.
 
 DTRBDD="$(dirname "$DT_CTL")/dtrbdd"
@@ -48,15 +55,16 @@ address = \"$(lab_ip p1)\"
 [hosts.p2]
 address = \"$(lab_ip p2)\"
 "
+	local fb disk
 	for r in "$@"; do
-		IFS=: read -r name minor pref <<<"$r"
+		IFS=: read -r name minor pref fb disk <<<"$r"
 		conf+="
 [resources.$name]
 minor = $minor
 port = $((7700 + minor))
-disk = \"/dev/vda\"
+disk = \"${disk:-/dev/vda}\"
 preferred = \"$pref\"
-failback = \"manual\"
+failback = \"${fb:-manual}\"
 domain = \"$name\"
 domain-xml = \"/lab/vm/$name.xml\"
 "
@@ -69,6 +77,32 @@ domain-xml = \"/lab/vm/$name.xml\"
 		lab_exec "$h" "cp /lab/dtrbd.conf /etc/dtrbd/dtrbd.conf && $DT_CTL check-config" ||
 			fail "check-config on $h"
 	done
+}
+
+cl_restore() {
+	local h=$1 other=p1 secret
+	[[ $h == p1 ]] && other=p2
+	secret=$(lab_exec "$other" cat /etc/dtrbd/secret) || fail "reading the secret on $other"
+	lab_exec "$h" "mkdir -p /etc/dtrbd && umask 077 && printf '%s\n' $secret >/etc/dtrbd/secret &&
+		cp /lab/dtrbd.conf /etc/dtrbd/dtrbd.conf && $DT_CTL check-config" ||
+		fail "restoring dtrbd.conf and the secret on $h"
+}
+
+cl_writable() {
+	local h out
+	for h in p1 p2; do
+		_lab_running "$h" || continue
+		out=$(lab_exec_timeout 20 "$h" "$DT_CTL" status --json 2>/dev/null) || continue
+		jq -r --arg h "$h" '.[] | select(.role == "primary" and .frozen != true and
+			.io_failed != true) | "\(.minor):\($h)"' <<<"$out"
+	done
+}
+
+cl_assert_one_primary() {
+	local w dup
+	w=$(cl_writable)
+	dup=$(cut -d: -f1 <<<"$w" | sort | uniq -d)
+	[[ -z "$dup" ]] || fail "$1: two writable Primaries for minor $dup: $(tr '\n' ' ' <<<"$w")"
 }
 
 cl_witness_start() {
@@ -115,14 +149,14 @@ cl_wait() {
 
 cl_res_wait() { cl_wait "$1" "(.resources[] | select(.name == \"$2\")) | $3" "$4" "$5"; }
 
-# cl_up RES...: RES is name:minor:preferred (one disk per host: /dev/vda).
+# cl_up RES...: RES is name:minor:preferred[:failback[:disk]] (cl_config).
 cl_up() {
-	local r name minor pref other h
+	local r name minor pref fb disk other h
 	for r in "$@"; do
-		IFS=: read -r name minor pref <<<"$r"
+		IFS=: read -r name minor pref fb disk <<<"$r"
 		other=p2
 		[[ $pref == p2 ]] && other=p1
-		dt_setup_pair "$pref" "$other" "$minor"
+		dt_setup_pair "$pref" "$other" "$minor" "${disk:-/dev/vda}"
 		dt "$pref" secondary "$minor" || fail "secondary on $pref"
 		dt "$pref" disconnect "$minor"
 		dt "$other" disconnect "$minor"
@@ -133,13 +167,14 @@ cl_up() {
 	cl_daemon_start p1
 	cl_daemon_start p2
 	for r in "$@"; do
-		IFS=: read -r name minor pref <<<"$r"
+		IFS=: read -r name minor pref fb disk <<<"$r"
 		cl_res_wait "$pref" "$name" ".connection == \"connected\" and .disk == \"uptodate\" and
 			.peer_disk == \"uptodate\" and .primary != null and .vm.state == \"running\" and
 			.vm.host == .primary" 240 "$name connected, in sync, running on its Primary"
-		CL_HOST[$name]=$(cl_field "$pref" ".resources[] | select(.name == \"$name\") | .primary")
-		[[ ${CL_HOST[$name]} == "$pref" ]] ||
-			log "WARNING: dtrbdd placed $name on ${CL_HOST[$name]}, not on its preferred host $pref (a daemon defect)"
+		# Placement: the preferred host, with a little time to get there.
+		cl_res_wait "$pref" "$name" ".primary == \"$pref\" and .vm.host == \"$pref\"" 30 \
+			"$name placed on its preferred host $pref (a daemon defect if not)"
+		CL_HOST[$name]=$pref
 	done
 	log "cluster up: $*"
 }

@@ -112,13 +112,14 @@ dt_connect_pair() {
 	((ra == 0 && rb == 0)) || fail "connect failed ($a rc $ra, $b rc $rb)"
 }
 
-# dt_setup_pair HA HB MINOR: fresh metadata, attach, connect, HA becomes the
-# initial sync source (Primary) and the initial full sync completes.
+# dt_setup_pair HA HB MINOR [DISK]: fresh metadata on DISK (default
+# /dev/vda), attach, connect, HA becomes the initial sync source (Primary)
+# and the initial full sync completes.
 dt_setup_pair() {
-	local a=$1 b=$2 m=$3 h
+	local a=$1 b=$2 m=$3 disk=${4:-/dev/vda} h
 	for h in "$a" "$b"; do
-		dt "$h" create-md --disk /dev/vda --force >/dev/null || fail "create-md on $h"
-		dt "$h" attach "$m" --disk /dev/vda || fail "attach on $h"
+		dt "$h" create-md --disk "$disk" --force >/dev/null || fail "create-md on $h"
+		dt "$h" attach "$m" --disk "$disk" || fail "attach on $h"
 	done
 	dt_connect_pair "$a" "$b" "$m"
 	dt "$a" primary "$m" --force || fail "primary --force on $a"

@@ -10,12 +10,13 @@
 #   * eth0 10.99.0.i/24 on a shared test network (QEMU dgram netdev on a
 #     multicast group that is kept on this machine's loopback interface),
 #   * a sparse raw disk (/dev/vda) in the run directory (survives power pulls),
+#     and with lab_start --disks K, K-1 more (/dev/vdb, ...),
 #   * /lab: a writable 9p share of <run dir>/hI/lab on this machine,
 #   * a command agent (socat in the guest) reached over a private, restricted
 #     QEMU user-mode NIC (lab0) whose only use is a host-forwarded TCP port.
 #
 # Public API (names are fixed; scenarios and other tools rely on them):
-#   lab_start N [--mem MiB] [--disk-mib M] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+#   lab_start N [--mem MiB] [--disk-mib M] [--disks K] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
 #                                            boot h1..hN (or the names), wait for their agents
 #   lab_ip HOST                              the host's test-network address (10.99.0.I)
 #   lab_exec HOST CMD...                     run a shell command, return stdout/rc
@@ -84,6 +85,7 @@ _LAB_MEM=1024
 declare -A _LAB_MEM_OF=()	# per-host memory (--mem-of), MiB
 declare -A _LAB_INDEX=()	# host name -> I (address 10.99.0.I, MAC ..:I)
 _LAB_DISK_MIB=256
+_LAB_DISKS=1	# backing disks per host (--disks): disk.img, disk2.img, ...
 _LAB_SEQ=0
 _LAB_STARTED=0
 _LAB_STOPPED=0
@@ -416,6 +418,11 @@ _lab_boot() {
 	append+=" lab.nhosts=${#LAB_HOSTS[@]} lab.names=$(IFS=,; echo "${LAB_HOSTS[*]}")"
 	append+=" lab.init=$LAB_ROOT/guest/init.sh"
 	append+=" lab.agent=$LAB_ROOT/guest/agent.sh lab.agentport=$_LAB_GUEST_PORT"
+	# More disks (--disks): right after the first, so they are /dev/vdb, ...
+	local disks=() d
+	for ((d = 2; d <= _LAB_DISKS; d++)); do
+		disks+=(-drive "file=$(_lab_qemu_escape "$hd/disk$d.img"),format=raw,if=virtio,cache=none")
+	done
 	# shellcheck disable=SC2054 # commas are QEMU option syntax
 	local args=(
 		-name "$h" -nodefaults -no-user-config -display none
@@ -429,6 +436,7 @@ _lab_boot() {
 		-serial chardev:con0
 		-qmp "unix:$(_lab_qemu_escape "$hd/qmp.sock"),server=on,wait=off"
 		-drive "file=$(_lab_qemu_escape "$hd/disk.img"),format=raw,if=virtio,cache=none"
+		"${disks[@]}"
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 		-fsdev "local,id=lab,path=$(_lab_qemu_escape "$hd/lab"),security_model=none,multidevs=remap"
@@ -495,7 +503,8 @@ _lab_wait_ready() {
 # lab_start / lab_power_on.  E.g. lab_guest_setup 'modprobe drbd usermode_helper=/bin/true'
 lab_guest_setup() { LAB_GUEST_SETUP=$1; }
 
-# lab_start N [--mem MiB] [--disk-mib M] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+# lab_start N [--mem MiB] [--disk-mib M] [--disks K] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+#   --disks: K backing disks per host of M MiB each (/dev/vda, /dev/vdb, ...);
 #   --names: the hosts' names instead of h1..hN (host I still has address
 #   10.99.0.I, so "--names p1,p2,witness" gives p1=.1, p2=.2, witness=.3);
 #   --mem-of: memory of one host (repeatable), --mem the others'.
@@ -507,6 +516,11 @@ lab_start() {
 		case "$1" in
 		--mem) _LAB_MEM=${2:?--mem needs MiB}; shift 2 ;;
 		--disk-mib) _LAB_DISK_MIB=${2:?--disk-mib needs MiB}; shift 2 ;;
+		--disks)
+			[[ "${2:-}" =~ ^[1-9]$ ]] || fail "lab_start: --disks needs a count of 1..9"
+			_LAB_DISKS=$2
+			shift 2
+			;;
 		--hung-task)
 			[[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || fail "lab_start: --hung-task needs seconds"
 			_LAB_HUNG_TASK_SECS=$2
@@ -592,13 +606,16 @@ lab_start() {
 	done
 	{
 		echo "kernel=$LAB_KVER image=$_LAB_KIMAGE modules=${_LAB_MODROOT:-/} initrd=$_LAB_INITRD"
-		echo "hosts=${LAB_HOSTS[*]} mem=$_LAB_MEM disk_mib=$_LAB_DISK_MIB hung_task_secs=$_LAB_HUNG_TASK_SECS"
+		echo "hosts=${LAB_HOSTS[*]} mem=$_LAB_MEM disk_mib=$_LAB_DISK_MIB disks=$_LAB_DISKS hung_task_secs=$_LAB_HUNG_TASK_SECS"
 		for h in "${!_LAB_MEM_OF[@]}"; do echo "mem.$h=${_LAB_MEM_OF[$h]}"; done
 		echo "mcast=$_LAB_MCAST_GROUP:$_LAB_MCAST_PORT"
 	} >"$LAB_DIR/lab.info"
 	for h in "${LAB_HOSTS[@]}"; do
 		mkdir -p "$LAB_DIR/$h/lab/.agent" "$LAB_DIR/$h/lab/bg"
 		[[ -e "$LAB_DIR/$h/disk.img" ]] || truncate -s "${_LAB_DISK_MIB}M" "$LAB_DIR/$h/disk.img"
+		for ((i = 2; i <= _LAB_DISKS; i++)); do
+			[[ -e "$LAB_DIR/$h/disk$i.img" ]] || truncate -s "${_LAB_DISK_MIB}M" "$LAB_DIR/$h/disk$i.img"
+		done
 	done
 	log "lab: starting ${n} host(s) in $LAB_DIR (kernel $LAB_KVER, ${_LAB_MEM} MiB, disk ${_LAB_DISK_MIB} MiB)"
 	for h in "${LAB_HOSTS[@]}"; do _lab_boot "$h"; done
