@@ -121,8 +121,12 @@ bool vm_busy(const State &s)
 	return false;
 }
 
+// quiet: a retry of the same request whose refusal is already logged and
+// shown in `blocked`: no new log line (a partition would otherwise log two
+// lines every witness-retry for as long as it lasts).
 void issue(Ctx &c, ActionKind k, const std::string &why,
-	   const std::string &peer = {}, Time deadline = Time{0})
+	   const std::string &peer = {}, Time deadline = Time{0},
+	   bool quiet = false)
 {
 	Action a;
 	a.id = c.s.next_id++;
@@ -131,7 +135,19 @@ void issue(Ctx &c, ActionKind k, const std::string &why,
 	a.deadline = deadline;
 	c.out.actions.push_back(a);
 	c.s.inflight.push_back({a.id, k, c.now, c.s.episode});
-	c.log(why);
+	if (!quiet)
+		c.log(why);
+}
+
+// A sentence without its numbers ("heard 312 ms ago", "silent for 4.2 s"):
+// two sentences of the same shape say the same thing.
+std::string shape_of(const std::string &x)
+{
+	std::string r;
+	for (char ch : x)
+		if (!(ch >= '0' && ch <= '9') && ch != '.')
+			r += ch;
+	return r;
 }
 
 // ---- derived facts -------------------------------------------------------
@@ -308,8 +324,20 @@ void on_done(Ctx &c, const ActionDone &d)
 						       s.params.reconnect_min,
 						       s.params.reconnect_max);
 			s.next_connect = c.now + s.reconnect_delay;
-			c.log(cat("connect to ", s.peer, " failed (", d.message,
-				  "); next try in ", secs(s.reconnect_delay)));
+			// Once per kind of failure, not every reconnect_max
+			// for as long as the peer stays away.
+			bool repeated = !s.connect_failure.empty() &&
+					shape_of(s.connect_failure) ==
+					shape_of(d.message);
+			s.connect_failure = d.message;
+			if (!repeated)
+				c.log(cat("connect to ", s.peer, " failed (",
+					  d.message, "); next try in ",
+					  secs(s.reconnect_delay),
+					  ", then retrying quietly while it "
+					  "fails the same way"));
+		} else {
+			s.connect_failure.clear();
 		}
 		break;
 	case ActionKind::Promote:
@@ -357,11 +385,16 @@ void on_done(Ctx &c, const ActionDone &d)
 		}
 		s.next_witness = c.now + s.params.witness_retry;
 		if (d.witness_answered) {
+			bool repeated = !s.witness_refusal.empty() &&
+					shape_of(s.witness_refusal) ==
+					shape_of(d.message);
 			s.witness_refusal = d.message;
-			c.log(cat("the witness refused ",
-				  f.kind == ActionKind::WitnessClaim ?
-				  std::string("the claim") :
-				  cat("to outdate ", s.peer), ": ", d.message));
+			if (!repeated)
+				c.log(cat("the witness refused ",
+					  f.kind == ActionKind::WitnessClaim ?
+					  std::string("the claim") :
+					  cat("to outdate ", s.peer), ": ",
+					  d.message));
 			// A frozen Primary that the witness no longer counts
 			// as current was replaced: stop at once.
 			if (this_episode && d.record &&
@@ -801,7 +834,8 @@ void do_alone_promotion(Ctx &c, const std::string &why)
 	}
 	if (!s.failover_claimed) {
 		issue(c, ActionKind::WitnessClaim,
-		      cat(why, "; claiming at the witness"));
+		      cat(why, "; claiming at the witness"), {}, Time{0},
+		      !s.witness_refusal.empty());
 		return;
 	}
 	if (!s.failover_outdated) {
@@ -902,7 +936,8 @@ void decide(Ctx &c)
 	if (k.conn == Conn::Standalone) {
 		if (!busy(s, ActionKind::Connect) && c.now >= s.next_connect)
 			issue(c, ActionKind::Connect,
-			      cat("connecting to ", s.peer));
+			      cat("connecting to ", s.peer), {}, Time{0},
+			      !s.connect_failure.empty());
 		else
 			c.at(s.next_connect);
 	}
@@ -1005,6 +1040,9 @@ void decide(Ctx &c)
 	std::string d = desired(s);
 	if (connected(s)) {
 		s.failover_claimed = s.failover_outdated = false;
+		// A refusal from an earlier loss of the peer is over: the next
+		// one starts with a logged claim and a fresh `blocked`.
+		s.witness_refusal.clear();
 		do_witness_upkeep(c);
 		if (d != s.self || k.peer_role != Role::Secondary)
 			return;
@@ -1142,12 +1180,7 @@ Output step(State &s, const Event &e, Time now)
 
 	// Log a change of sentence, not a change of its countdown.
 	auto shape = [](const std::optional<std::string> &x) {
-		std::string r;
-		if (x)
-			for (char ch : *x)
-				if (!(ch >= '0' && ch <= '9') && ch != '.')
-					r += ch;
-		return x ? std::optional<std::string>(r) : std::nullopt;
+		return x ? std::optional<std::string>(shape_of(*x)) : std::nullopt;
 	};
 	if (shape(c.blocked) != shape(s.last_blocked)) {
 		if (c.blocked)

@@ -275,6 +275,9 @@ struct State {
 	// Last witness refusal, for `blocked`.
 	std::string witness_refusal;
 	std::string kernel_refusal;
+	// Last failed connect's sentence (empty after a success): retries
+	// that fail the same way are not logged again.
+	std::string connect_failure;
 
 	// What was last reported, so logs are written once per change.
 	std::optional<std::string> last_blocked;

@@ -159,6 +159,64 @@ TEST_CASE("arbiter: partition with the witness reachable: nothing moves, the Pri
 	CHECK(!w.violation);
 }
 
+// The lab's partition scenario found p2 logging "p1 silent for N s;
+// claiming at the witness" and "the witness refused the claim: ..." every
+// witness-retry (500 ms), and both hosts "connecting to" / "connect to ...
+// failed" every reconnect-max, for as long as the partition lasted: a
+// retry that is refused or fails the same way is not logged again (the
+// refusal stays in `blocked`).
+TEST_CASE("arbiter: a partition logs the refused claim and the failed connect once, not every retry")
+{
+	World w = steady();
+	w.set_path(Path::Replication, false);
+	w.set_path(Path::Heartbeat, false);
+	size_t from = w.trace.size();
+	w.run_for(Duration{30000});
+	INFO(w.dump());
+	REQUIRE(!w.violation);
+	REQUIRE(has(w.blocked(P2), "witness refused"));
+	int claims = 0, refusals = 0, connects = 0, failed = 0;
+	for (size_t i = from; i < w.trace.size(); i++) {
+		const std::string &l = w.trace[i];
+		if (l.find(" vm1: ") == std::string::npos)
+			continue;
+		connects += l.find("vm1: connecting to") != std::string::npos;
+		failed += l.find("vm1: connect to") != std::string::npos;
+		if (l.find("p2 vm1: ") == std::string::npos)
+			continue;
+		claims += l.find("claiming at the witness") != std::string::npos;
+		refusals += l.find("vm1: the witness refused") != std::string::npos;
+	}
+	// One claim; one refusal per distinct sentence (held by p1, then
+	// not current once p1 outdated p2).
+	CHECK(claims == 1);
+	CHECK(refusals >= 1);
+	CHECK(refusals <= 2);
+	// Each host: its first attempt and first failure (a second kind of
+	// failure may add one each).
+	CHECK(connects >= 2);
+	CHECK(connects <= 4);
+	CHECK(failed >= 2);
+	CHECK(failed <= 4);
+	// Healed and cut again: the new episode logs its claim again.
+	w.set_path(Path::Replication, true);
+	w.set_path(Path::Heartbeat, true);
+	REQUIRE(w.run_until([&] {
+		return w.connected && w.h[P2].dev.disk == Disk::UpToDate &&
+		       w.h[P2].dev.sync == Sync::None;
+	}, Duration{20000}));
+	w.set_path(Path::Replication, false);
+	w.set_path(Path::Heartbeat, false);
+	from = w.trace.size();
+	w.run_for(Duration{10000});
+	claims = 0;
+	for (size_t i = from; i < w.trace.size(); i++)
+		claims += w.trace[i].find("p2 vm1: ") != std::string::npos &&
+			  w.trace[i].find("claiming at the witness") != std::string::npos;
+	CHECK(claims == 1);
+	CHECK(!w.violation);
+}
+
 TEST_CASE("arbiter: isolation: the cut-off host stays frozen, destroys its domain and demotes; the survivor starts it")
 {
 	World w = steady();
