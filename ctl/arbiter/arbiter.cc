@@ -567,23 +567,31 @@ void do_witness_upkeep(Ctx &c)
 	}
 }
 
-// Destroy the domain, fail the frozen writes, demote.
+// Fail the frozen writes, destroy the domain, demote. The writes are failed
+// first: a process with I/O in flight cannot exit before that I/O
+// completes (the kernel waits for it in exit_aio), so destroying a domain
+// whose writes are frozen hangs until they are failed -- the lab's
+// partition scenario saw libvirt's destroy, and with it the daemon, stuck
+// for 83 s. Failing them acknowledges nothing (EIO), and every later write
+// fails too until the demotion.
 void do_give_up(Ctx &c)
 {
 	State &s = c.s;
 	const KernelView &k = *s.kernel;
+	if (k.frozen) {
+		if (!kernel_busy(s) && c.now >= s.next_kernel)
+			issue(c, ActionKind::FailIo, "failing the frozen writes "
+			      "(EIO): this host may not go on alone, and the "
+			      "domain cannot be destroyed while its writes "
+			      "wait");
+		return;
+	}
 	if (domain_up(s.vm->state)) {
 		if (!busy(s, ActionKind::DestroyVm) && c.now >= s.next_kernel)
 			issue(c, ActionKind::DestroyVm,
 			      cat("destroying domain ", s.spec.domain,
 				  ": this host cannot confirm it may keep ",
 				  s.spec.name));
-		return;
-	}
-	if (k.frozen) {
-		if (!kernel_busy(s) && c.now >= s.next_kernel)
-			issue(c, ActionKind::FailIo, "failing the frozen writes "
-			      "(EIO): this host may not go on alone");
 		return;
 	}
 	if (k.role == Role::Primary) {

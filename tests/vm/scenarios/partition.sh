@@ -113,12 +113,14 @@ n2=$(logpos p2)
 last_before=$(vm_last_counter p1 vm1)
 lab_link p1 down
 t0=$EPOCHREALTIME
-t_giveup="" t_demote="" t_prom="" p1_at_prom="" c1_at_prom=""
+t_giveup="" t_demote="" t_prom="" p1_at_prom="" c1_at_prom="" t_first=""
 end=$((EPOCHSECONDS + 120))
-until [[ -n "$t_prom" && -n "$t_demote" ]]; do
+until [[ -n "$t_prom" && -n "$t_demote" && -n "$t_first" ]]; do
 	sample_roles
 	[[ -n "$t_giveup" ]] || ! since p1 "$n1" "vm1: giving up" || t_giveup=$(_lab_since "$t0")
 	[[ -n "$t_demote" || ${ROLE[p1]} != secondary* ]] || t_demote=$(_lab_since "$t0")
+	[[ -n "$t_first" || $(vm_boots p2 vm1) == "$boots2" ]] || ! grep -q '^counter=' < <(_vm_log p2 vm1) ||
+		t_first=$(_lab_since "$t0")
 	if [[ -z "$t_prom" && ${ROLE[p2]} == primary* ]]; then
 		t_prom=$(_lab_since "$t0")
 		p1_at_prom=${ROLE[p1]}
@@ -128,14 +130,14 @@ until [[ -n "$t_prom" && -n "$t_demote" ]]; do
 	((EPOCHSECONDS < end)) || {
 		tail -n 20 "$(cl_log p1)" >&2
 		tail -n 20 "$(cl_log p2)" >&2
-		fail "isolation: p1 gave up: ${t_giveup:-no}, demoted: ${t_demote:-no}; p2 promoted: ${t_prom:-no} within 120 s"
+		fail "isolation: p1 gave up: ${t_giveup:-no}, demoted: ${t_demote:-no}; p2 promoted: ${t_prom:-no}, first counter: ${t_first:-no} within 120 s"
 	}
 	sleep 0.2
 done
 log "isolation: p1 gave up after ${t_giveup:-?}s, demoted after ${t_demote}s; p2 promoted after ${t_prom}s (p1 then: $p1_at_prom, its counter $c1_at_prom)"
-vm_wait_boot p2 vm1 "$boots2" 120 "$t0"
+vm_wait_boot p2 vm1 "$boots2" 120
 c1_end=$(vm_last_counter p1 vm1)
-log "isolation: vm1 on p2 found $VM_LAST, first counter $VM_FIRST after ${VM_BOOT_SECS}s; p1 printed $last_before before the cut, $c1_end in all"
+log "isolation: vm1 on p2 found $VM_LAST, first counter $VM_FIRST after ${t_first}s; p1 printed $last_before before the cut, $c1_end in all"
 ((VM_LAST >= c1_end)) || fail "vm1 on p2 found $VM_LAST on its disk, but p1 acknowledged $c1_end"
 ((VM_FIRST > c1_end)) || fail "vm1's first counter on p2 $VM_FIRST is not after p1's last $c1_end"
 assert_eq "$(vm_state p1 vm1)" "shut off" "vm1 on the isolated p1"
@@ -164,4 +166,4 @@ assert_eq "$(cl_field p2 '.resources[] | select(.name == "vm1") | .role + " " + 
 c2=$(vm_wait_counter p2 vm1 $((VM_FIRST + 3)) 60)
 assert_eq "$(vm_last_counter p1 vm1)" "$c1_end" "p1's last counter (nothing written on p1 after the cut)"
 log "isolation healed: in sync $(_lab_since "$t0")s after; vm1 on p2 at $c2; $SAMPLES role samples, never two writable Primaries"
-echo "isolation: p1 gave up ${t_giveup}s, demoted ${t_demote}s, p2 promoted ${t_prom}s, first counter on p2 ${VM_BOOT_SECS}s; phase $(_lab_since "$t_phase")s"
+echo "isolation: p1 gave up ${t_giveup}s, demoted ${t_demote}s, p2 promoted ${t_prom}s, first counter on p2 ${t_first}s; phase $(_lab_since "$t_phase")s"
