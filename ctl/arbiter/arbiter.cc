@@ -789,12 +789,28 @@ void do_confirm_alone(Ctx &c)
 			  "'s copy as outdated before starting ", s.spec.domain));
 }
 
+// A hint for `blocked` while the peer is silent: heartbeats signed with
+// another secret arrived lately, so the peer may be up with a different
+// secret-file (a datagram under another key authenticates nothing: it
+// never changes a decision, only this sentence).
+std::string secret_hint(const Ctx &c)
+{
+	const State &s = c.s;
+	if (peer_alive(s) || !s.peer_view || !s.peer_view->other_secret_at ||
+	    c.now - *s.peer_view->other_secret_at > 2 * s.params.deadtime)
+		return {};
+	return cat("; heartbeats signed with another secret arrive here, so ",
+		   s.peer, " may be up with a different secret-file: make it "
+		   "the same file on every host and the witness");
+}
+
 // Promote without a connected UpToDate peer: claim, outdate, promote.
 void do_alone_promotion(Ctx &c, const std::string &why)
 {
 	State &s = c.s;
 	const KernelView &k = *s.kernel;
 	const std::string &R = s.spec.name;
+	const std::string hint = secret_hint(c);
 	if (k.disk != Disk::UpToDate) {
 		c.block(cat("not promoting ", R, ": ", why, " and this host's "
 			    "copy is ", to_string(k.disk), ", so it may lack ",
@@ -806,7 +822,7 @@ void do_alone_promotion(Ctx &c, const std::string &why)
 		c.block(cat("not promoting ", R, ": ", why, " and no witness is "
 			    "configured, so ", s.peer, " may still be running; "
 			    "run ", minor_hint(s), " if ", s.peer,
-			    " is known to be off"));
+			    " is known to be off", hint));
 		return;
 	}
 	if (!witness_reachable(s)) {
@@ -817,13 +833,13 @@ void do_alone_promotion(Ctx &c, const std::string &why)
 				    s.peer, " may hold newer data); start ",
 				    s.peer, " or the witness, or run ",
 				    minor_hint(s), " if ", s.peer,
-				    "'s copy is known to be older"));
+				    "'s copy is known to be older", hint));
 		else
 			c.block(cat("not promoting ", R, ": ", why, " but the "
 				    "witness is unreachable, so ", s.peer,
 				    " may still be running; start the witness "
 				    "or run ", minor_hint(s), " if ", s.peer,
-				    " is known to be off"));
+				    " is known to be off", hint));
 		return;
 	}
 	// A grant or outdate from before a change at the witness is void.

@@ -496,3 +496,47 @@ TEST_CASE("arbiter: every withheld promotion and refused command carries a sente
 		CHECK(r->find("p1") != std::string::npos);
 	}
 }
+
+// The lab's auth scenario: p2 restarted with a wrong secret saw p1 "not seen
+// since this host started" and the witness unreachable, and `blocked` told
+// the operator to start p1 or the witness, both of which were running.
+// Heartbeats under another secret prove nothing, but they are a hint the
+// sentence now gives; they never change a decision.
+TEST_CASE("arbiter: a silent peer with heartbeats under another secret arriving: blocked says so, nothing else changes")
+{
+	dtrbd::arbiter::ResourceSpec spec;
+	spec.name = "vm1";
+	spec.minor = 1;
+	spec.hosts = {"p1", "p2"};
+	spec.preferred = "p1";
+	spec.failback = Failback::Manual;
+	spec.domain = "vm1";
+	dtrbd::arbiter::Params params;
+	using dtrbd::arbiter::Time;
+	for (bool witness : {true, false}) {
+		spec.witness_configured = witness;
+		State s = initial_state(spec, "p2", params, Time{0});
+		dtrbd::arbiter::KernelView k;
+		k.attached = true;
+		k.role = Role::Secondary;
+		k.disk = Disk::UpToDate;
+		step(s, k, Time{0});
+		step(s, dtrbd::arbiter::VmView{DomainState::ShutOff}, Time{0});
+		step(s, dtrbd::arbiter::WitnessView{}, Time{0});	// unreachable
+		dtrbd::arbiter::PeerView p;
+		p.host = "p1";
+		p.other_secret_at = Time{4800};
+		step(s, p, Time{4800});
+		auto o = step(s, dtrbd::arbiter::Tick{}, Time{5000});
+		INFO(o.blocked.value_or("(none)"));
+		CHECK(has(o.blocked, "not promoting vm1"));
+		CHECK(has(o.blocked, "heartbeats signed with another secret arrive here, so p1 may be up "
+				     "with a different secret-file"));
+		for (const auto &a : o.actions)
+			CHECK(a.kind != ActionKind::Promote);
+		// Long after the last such datagram: the plain sentence again.
+		o = step(s, dtrbd::arbiter::Tick{}, Time{4800} + 3 * params.deadtime);
+		CHECK(has(o.blocked, "not promoting vm1"));
+		CHECK(!has(o.blocked, "another secret"));
+	}
+}
