@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: dtrbdd on p1/p2 with the witness, vm1 on p1. (a) p2's daemon restarts with a wrong secret: its replication connect is refused on both sides (logged), p1's heartbeats are ignored on p2 as signed with another secret, p2 does not promote although p1 is "silent" to it and blocked says why; the right secret back: connected and in sync. (b)+(c) p1's power is pulled while the witness guest sends p2 forged heartbeats (real key id, wrong key), replays of recorded p1 heartbeats and re-signed ones with an old sequence number (tools/hbforge.py): none counts as p1 alive, p2 declares p1 dead and fails over; the daemon logs what it dropped, rate-limited
+# description: dtrbdd on p1/p2 with the witness, vm1 on p1. (a) p2's daemon restarts with a wrong secret: its replication connect is refused on both sides (logged), p1's heartbeats are ignored on p2 as signed with another secret, p2 does not promote although p1 is "silent" to it, and blocked says why and that heartbeats under another secret arrive; the right secret back: connected and in sync. (b)+(c) p1's power is pulled while the witness guest sends p2 forged heartbeats (real key id, wrong key), replays of recorded p1 heartbeats and re-signed ones with an old sequence number (tools/hbforge.py): none counts as p1 alive, p2 declares p1 dead and fails over; the daemon logs what it dropped, rate-limited
 # timeout: 600
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -57,6 +57,8 @@ assert_eq "$(res_field p2 '.connection')" standalone "p2's connection with the w
 assert_eq "$(res_field p1 '.role + " " + .connection + " " + (.frozen | tostring)')" "primary standalone false" "vm1 on p1 while p2 has the wrong secret"
 assert_eq "$(vm_boots p2 vm1)" "$boots2" "vm1's boots on p2"
 [[ "$blocked" == *"not promoting vm1"* ]] || fail "p2's blocked does not say it is not promoting: $blocked"
+[[ "$blocked" == *"heartbeats signed with another secret arrive here"* ]] ||
+	fail "p2's blocked does not point at the secret: $blocked"
 
 # The right secret back: connected, resynced from p1, p2 current again.
 cl_daemon_kill p2
