@@ -121,8 +121,12 @@ bool vm_busy(const State &s)
 	return false;
 }
 
+// quiet: a retry of the same request whose refusal is already logged and
+// shown in `blocked`: no new log line (a partition would otherwise log two
+// lines every witness-retry for as long as it lasts).
 void issue(Ctx &c, ActionKind k, const std::string &why,
-	   const std::string &peer = {}, Time deadline = Time{0})
+	   const std::string &peer = {}, Time deadline = Time{0},
+	   bool quiet = false)
 {
 	Action a;
 	a.id = c.s.next_id++;
@@ -131,7 +135,19 @@ void issue(Ctx &c, ActionKind k, const std::string &why,
 	a.deadline = deadline;
 	c.out.actions.push_back(a);
 	c.s.inflight.push_back({a.id, k, c.now, c.s.episode});
-	c.log(why);
+	if (!quiet)
+		c.log(why);
+}
+
+// A sentence without its numbers ("heard 312 ms ago", "silent for 4.2 s"):
+// two sentences of the same shape say the same thing.
+std::string shape_of(const std::string &x)
+{
+	std::string r;
+	for (char ch : x)
+		if (!(ch >= '0' && ch <= '9') && ch != '.')
+			r += ch;
+	return r;
 }
 
 // ---- derived facts -------------------------------------------------------
@@ -330,8 +346,20 @@ void on_done(Ctx &c, const ActionDone &d)
 						       s.params.reconnect_min,
 						       s.params.reconnect_max);
 			s.next_connect = c.now + s.reconnect_delay;
-			c.log(cat("connect to ", s.peer, " failed (", d.message,
-				  "); next try in ", secs(s.reconnect_delay)));
+			// Once per kind of failure, not every reconnect_max
+			// for as long as the peer stays away.
+			bool repeated = !s.connect_failure.empty() &&
+					shape_of(s.connect_failure) ==
+					shape_of(d.message);
+			s.connect_failure = d.message;
+			if (!repeated)
+				c.log(cat("connect to ", s.peer, " failed (",
+					  d.message, "); next try in ",
+					  secs(s.reconnect_delay),
+					  ", then retrying quietly while it "
+					  "fails the same way"));
+		} else {
+			s.connect_failure.clear();
 		}
 		break;
 	case ActionKind::Promote:
@@ -379,11 +407,16 @@ void on_done(Ctx &c, const ActionDone &d)
 		}
 		s.next_witness = c.now + s.params.witness_retry;
 		if (d.witness_answered) {
+			bool repeated = !s.witness_refusal.empty() &&
+					shape_of(s.witness_refusal) ==
+					shape_of(d.message);
 			s.witness_refusal = d.message;
-			c.log(cat("the witness refused ",
-				  f.kind == ActionKind::WitnessClaim ?
-				  std::string("the claim") :
-				  cat("to outdate ", s.peer), ": ", d.message));
+			if (!repeated)
+				c.log(cat("the witness refused ",
+					  f.kind == ActionKind::WitnessClaim ?
+					  std::string("the claim") :
+					  cat("to outdate ", s.peer), ": ",
+					  d.message));
 			// A frozen Primary that the witness no longer counts
 			// as current was replaced: stop at once.
 			if (this_episode && d.record &&
@@ -564,23 +597,31 @@ void do_witness_upkeep(Ctx &c)
 	}
 }
 
-// Destroy the domain, fail the frozen writes, demote.
+// Fail the frozen writes, destroy the domain, demote. The writes are failed
+// first: a process with I/O in flight cannot exit before that I/O
+// completes (the kernel waits for it in exit_aio), so destroying a domain
+// whose writes are frozen hangs until they are failed -- the lab's
+// partition scenario saw libvirt's destroy, and with it the daemon, stuck
+// for 83 s. Failing them acknowledges nothing (EIO), and every later write
+// fails too until the demotion.
 void do_give_up(Ctx &c)
 {
 	State &s = c.s;
 	const KernelView &k = *s.kernel;
+	if (k.frozen) {
+		if (!kernel_busy(s) && c.now >= s.next_kernel)
+			issue(c, ActionKind::FailIo, "failing the frozen writes "
+			      "(EIO): this host may not go on alone, and the "
+			      "domain cannot be destroyed while its writes "
+			      "wait");
+		return;
+	}
 	if (domain_up(s.vm->state)) {
 		if (!busy(s, ActionKind::DestroyVm) && c.now >= s.next_kernel)
 			issue(c, ActionKind::DestroyVm,
 			      cat("destroying domain ", s.spec.domain,
 				  ": this host cannot confirm it may keep ",
 				  s.spec.name));
-		return;
-	}
-	if (k.frozen) {
-		if (!kernel_busy(s) && c.now >= s.next_kernel)
-			issue(c, ActionKind::FailIo, "failing the frozen writes "
-			      "(EIO): this host may not go on alone");
 		return;
 	}
 	if (k.role == Role::Primary) {
@@ -782,12 +823,28 @@ void do_confirm_alone(Ctx &c)
 			  "'s copy as outdated before starting ", s.spec.domain));
 }
 
+// A hint for `blocked` while the peer is silent: heartbeats signed with
+// another secret arrived lately, so the peer may be up with a different
+// secret-file (a datagram under another key authenticates nothing: it
+// never changes a decision, only this sentence).
+std::string secret_hint(const Ctx &c)
+{
+	const State &s = c.s;
+	if (peer_alive(s) || !s.peer_view || !s.peer_view->other_secret_at ||
+	    c.now - *s.peer_view->other_secret_at > 2 * s.params.deadtime)
+		return {};
+	return cat("; heartbeats signed with another secret arrive here, so ",
+		   s.peer, " may be up with a different secret-file: make it "
+		   "the same file on every host and the witness");
+}
+
 // Promote without a connected UpToDate peer: claim, outdate, promote.
 void do_alone_promotion(Ctx &c, const std::string &why)
 {
 	State &s = c.s;
 	const KernelView &k = *s.kernel;
 	const std::string &R = s.spec.name;
+	const std::string hint = secret_hint(c);
 	if (k.disk != Disk::UpToDate) {
 		c.block(cat("not promoting ", R, ": ", why, " and this host's "
 			    "copy is ", to_string(k.disk), ", so it may lack ",
@@ -799,7 +856,7 @@ void do_alone_promotion(Ctx &c, const std::string &why)
 		c.block(cat("not promoting ", R, ": ", why, " and no witness is "
 			    "configured, so ", s.peer, " may still be running; "
 			    "run ", minor_hint(s), " if ", s.peer,
-			    " is known to be off"));
+			    " is known to be off", hint));
 		return;
 	}
 	if (!witness_reachable(s)) {
@@ -810,13 +867,13 @@ void do_alone_promotion(Ctx &c, const std::string &why)
 				    s.peer, " may hold newer data); start ",
 				    s.peer, " or the witness, or run ",
 				    minor_hint(s), " if ", s.peer,
-				    "'s copy is known to be older"));
+				    "'s copy is known to be older", hint));
 		else
 			c.block(cat("not promoting ", R, ": ", why, " but the "
 				    "witness is unreachable, so ", s.peer,
 				    " may still be running; start the witness "
 				    "or run ", minor_hint(s), " if ", s.peer,
-				    " is known to be off"));
+				    " is known to be off", hint));
 		return;
 	}
 	// A grant or outdate from before a change at the witness is void.
@@ -835,7 +892,8 @@ void do_alone_promotion(Ctx &c, const std::string &why)
 	}
 	if (!s.failover_claimed) {
 		issue(c, ActionKind::WitnessClaim,
-		      cat(why, "; claiming at the witness"));
+		      cat(why, "; claiming at the witness"), {}, Time{0},
+		      !s.witness_refusal.empty());
 		return;
 	}
 	if (!s.failover_outdated) {
@@ -936,7 +994,8 @@ void decide(Ctx &c)
 	if (k.conn == Conn::Standalone) {
 		if (!busy(s, ActionKind::Connect) && c.now >= s.next_connect)
 			issue(c, ActionKind::Connect,
-			      cat("connecting to ", s.peer));
+			      cat("connecting to ", s.peer), {}, Time{0},
+			      !s.connect_failure.empty());
 		else
 			c.at(s.next_connect);
 	}
@@ -1041,6 +1100,9 @@ void decide(Ctx &c)
 	std::string d = desired(s);
 	if (connected(s)) {
 		s.failover_claimed = s.failover_outdated = false;
+		// A refusal from an earlier loss of the peer is over: the next
+		// one starts with a logged claim and a fresh `blocked`.
+		s.witness_refusal.clear();
 		do_witness_upkeep(c);
 		note_manual_failback(c);
 		if (d != s.self || k.peer_role != Role::Secondary)
@@ -1179,12 +1241,7 @@ Output step(State &s, const Event &e, Time now)
 
 	// Log a change of sentence, not a change of its countdown.
 	auto shape = [](const std::optional<std::string> &x) {
-		std::string r;
-		if (x)
-			for (char ch : *x)
-				if (!(ch >= '0' && ch <= '9') && ch != '.')
-					r += ch;
-		return x ? std::optional<std::string>(r) : std::nullopt;
+		return x ? std::optional<std::string>(shape_of(*x)) : std::nullopt;
 	};
 	if (shape(c.blocked) != shape(s.last_blocked)) {
 		if (c.blocked)

@@ -77,6 +77,10 @@ struct PeerView {
 	Time last_heard{0};		// when last heard (valid if ever_heard)
 	uint64_t boot_id = 0;		// changes when the peer's daemon restarts
 	std::optional<Summary> summary;	// its last summary for this resource
+	// When a heartbeat signed with another secret last arrived (it
+	// authenticates nothing, so it only adds a hint to `blocked`: the
+	// silent peer may be up with a different secret-file).
+	std::optional<Time> other_secret_at;
 };
 
 // The witness's record for this resource, as last learned from it.
@@ -277,6 +281,9 @@ struct State {
 	// Last witness refusal, for `blocked`.
 	std::string witness_refusal;
 	std::string kernel_refusal;
+	// Last failed connect's sentence (empty after a success): retries
+	// that fail the same way are not logged again.
+	std::string connect_failure;
 
 	// What was last reported, so logs are written once per change.
 	std::optional<std::string> last_blocked;

@@ -152,6 +152,8 @@ std::vector<Event> Membership::receive(size_t link, std::span<const uint8_t> dat
 	Reject why = Reject::None;
 	std::optional<Heartbeat> hb = decode_heartbeat(datagram, keys_, &why);
 	if (!hb) {
+		if (why == Reject::OtherSecret)
+			other_secret_at_ = clock_.now();
 		reject(why, link, "");
 		return ev;
 	}

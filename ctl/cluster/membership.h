@@ -124,6 +124,9 @@ public:
 	const PeerState *peer(std::string_view name) const;
 	const std::vector<PeerState> &peers() const { return peers_; }
 	const Counters &counters() const { return counters_; }
+	// When a datagram signed with another secret (another key id) last
+	// arrived, on any link; nullopt: never.
+	std::optional<Clock::time_point> last_other_secret() const { return other_secret_at_; }
 	uint64_t boot_id() const { return boot_id_; }
 	const MembershipConfig &config() const { return config_; }
 
@@ -145,6 +148,7 @@ private:
 	uint64_t seq_ = 0;
 	Clock::time_point next_send_;
 	Counters counters_;
+	std::optional<Clock::time_point> other_secret_at_;
 	struct RateLimit {
 		Clock::time_point last{};
 		bool logged = false;

@@ -438,6 +438,7 @@ ab::PeerView Core::peer_view(const Res &r) const
 	p.ever_heard = h.ever_heard;
 	p.last_heard = h.last_heard;
 	p.boot_id = h.boot_id;
+	p.other_secret_at = h.other_secret_at;
 	auto s = h.summaries.find(r.cfg->name);
 	if (s != h.summaries.end())
 		p.summary = s->second;

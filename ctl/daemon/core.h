@@ -70,6 +70,9 @@ struct HostView {
 	arbiter::Time last_heard{0};
 	uint64_t boot_id = 0;
 	std::vector<std::optional<arbiter::Time>> link_heard;	// per heartbeat link
+	// A heartbeat signed with another secret last arrived (from anyone:
+	// such a datagram names no authenticated sender).
+	std::optional<arbiter::Time> other_secret_at;
 	// The host's last summary per resource.
 	std::map<std::string, arbiter::Summary> summaries;
 };

@@ -66,12 +66,18 @@ Result<std::unique_ptr<Heartbeats>> Heartbeats::make(Loop &loop, const config::C
 	});
 	for (size_t i = 0; st && i < h->udp_->links(); i++)
 		st = loop.add(h->udp_->socket(i).fd(), EPOLLIN, [self_p, i](uint32_t) {
+			auto other = self_p->m_->last_other_secret();
 			for (int n = 0; n < 64; n++) {
 				auto d = self_p->udp_->socket(i).receive();
 				if (!d || !*d)
 					break;
 				self_p->handle(self_p->m_->receive(i, (*d)->data));
 			}
+			// Datagrams under another secret raise no event: tell
+			// the core about them (a hint for `blocked`).
+			if (self_p->m_->last_other_secret() != other)
+				for (const auto &p : self_p->m_->peers())
+					self_p->report(p.name);
 			self_p->update();
 		});
 	if (!st)
@@ -99,6 +105,8 @@ void Heartbeats::report(const std::string &peer)
 	v.ever_heard = p->ever_heard;
 	v.last_heard = cluster::to_arbiter_time(p->last_heard);
 	v.boot_id = p->boot_id;
+	if (auto t = m_->last_other_secret())
+		v.other_secret_at = cluster::to_arbiter_time(*t);
 	for (const auto &l : p->links)
 		v.link_heard.push_back(l.ever_heard ? std::optional(cluster::to_arbiter_time(l.last_heard))
 						    : std::nullopt);

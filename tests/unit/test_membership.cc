@@ -326,6 +326,31 @@ TEST_CASE("membership: forged, replayed and reflected datagrams change nothing",
 	CHECK(log.size() - lines >= 4);
 }
 
+TEST_CASE("membership: a datagram under another secret is recorded as a hint and changes nothing", "[membership]")
+{
+	Pair t;
+	t.sim.run(500ms);
+	t.sim.nodes.erase("p2");
+	t.sim.run(2s);
+	REQUIRE_FALSE(t.p1.m.peer("p2")->alive);
+	CHECK_FALSE(t.p1.m.last_other_secret());
+	Heartbeat hb;
+	hb.sender = "p2";
+	hb.receiver = "p1";
+	hb.boot_id = 0x2002;
+	hb.seq = 1000000;
+	hb.echo = 0x1001;
+	std::string other = "another cluster secret";
+	Keys k = derive_keys(std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(other.data()), other.size()));
+	size_t events = t.p1.events.size();
+	CHECK(t.p1.m.receive(0, encode_heartbeat(hb, k)).empty());
+	REQUIRE(t.p1.m.last_other_secret());
+	CHECK(*t.p1.m.last_other_secret() == t.sim.clock.now());
+	CHECK(t.p1.m.counters().rejected.at(Reject::OtherSecret) == 1);
+	CHECK_FALSE(t.p1.m.peer("p2")->alive);
+	CHECK(t.p1.events.size() == events);
+}
+
 TEST_CASE("membership: configuration is checked", "[membership]")
 {
 	MembershipConfig c = Node::config("p1", "p2", 1000ms);

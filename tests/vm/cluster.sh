@@ -27,19 +27,31 @@
 #                                    frozen, not failing) on the running p1, p2
 #   cl_assert_one_primary WHAT       fail when a minor has two writable Primaries
 # Knobs: CL_PING_INTERVAL ("250ms"), CL_PING_TIMEOUT ("1s"): fast failover.
+#   CL_HB2 (unset): a second heartbeat link, e.g. "10.99.1": cl_config gives
+#   p1/p2 the address CL_HB2.I as a second IP on eth0 and lists it in
+#   hosts.X.heartbeat after the replication address.
 
 DTRBDD="$(dirname "$DT_CTL")/dtrbdd"
 DT_WITNESS="$DT_TOP/build/ctl/witness/dtrbd-witness"
 CL_PING_INTERVAL=${CL_PING_INTERVAL:-250ms}
 CL_PING_TIMEOUT=${CL_PING_TIMEOUT:-1s}
 CL_WADDR=10.99.0.3:7790
+CL_HB2=${CL_HB2:-}
 CL_WITNESS_BG=""
 declare -A CL_HOST=()
 
 cl_log() { printf '%s/dtrbdd.log\n' "$(lab_host_dir "$1")"; }
 
+# _cl_hb HOST: the heartbeat key of HOST's [hosts] table (CL_HB2 only).
+_cl_hb() {
+	[[ -n "$CL_HB2" ]] || return 0
+	local ip
+	ip=$(lab_ip "$1")
+	printf 'heartbeat = ["%s", "%s.%s"]\n' "$ip" "$CL_HB2" "${ip##*.}"
+}
+
 cl_config() {
-	local secret r name minor pref conf h
+	local secret r name minor pref conf h ip
 	secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	conf="secret-file = \"/etc/dtrbd/secret\"
 
@@ -52,8 +64,10 @@ ping-timeout = \"$CL_PING_TIMEOUT\"
 
 [hosts.p1]
 address = \"$(lab_ip p1)\"
+$(_cl_hb p1)
 [hosts.p2]
 address = \"$(lab_ip p2)\"
+$(_cl_hb p2)
 "
 	local fb disk
 	for r in "$@"; do
@@ -73,6 +87,10 @@ domain-xml = \"/lab/vm/$name.xml\"
 		lab_exec "$h" "mkdir -p /etc/dtrbd && umask 077 && printf '%s\n' $secret >/etc/dtrbd/secret" ||
 			fail "writing the secret on $h"
 		[[ $h == witness ]] && continue
+		if [[ -n "$CL_HB2" ]]; then
+			ip=$(lab_ip "$h")
+			lab_exec "$h" "ip addr replace $CL_HB2.${ip##*.}/24 dev eth0" || fail "second heartbeat address on $h"
+		fi
 		printf '%s' "$conf" >"$(lab_host_dir "$h")/dtrbd.conf"
 		lab_exec "$h" "cp /lab/dtrbd.conf /etc/dtrbd/dtrbd.conf && $DT_CTL check-config" ||
 			fail "check-config on $h"
