@@ -174,8 +174,9 @@ cl_up() {
 		IFS=: read -r name minor pref fb disk <<<"$r"
 		other=p2
 		[[ $pref == p2 ]] && other=p1
-		dt_setup_pair "$pref" "$other" "$minor" "${disk:-/dev/vda}"
-		dt "$pref" secondary "$minor" || fail "secondary on $pref"
+		# Fresh, zeroed disks: no initial sync (saves ~50 s per 128 MiB
+		# under TCG; the replicate and kcore scenarios cover the sync).
+		dt_setup_pair_zeroed "$pref" "$other" "$minor" "${disk:-/dev/vda}"
 		dt "$pref" disconnect "$minor"
 		dt "$other" disconnect "$minor"
 		for h in p1 p2; do vm_define "$h" "$name" "/dev/dtrbd$minor"; done

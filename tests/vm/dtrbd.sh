@@ -126,6 +126,24 @@ dt_setup_pair() {
 	dt_wait_synced "$a" "$b" "$m" 300
 }
 
+# dt_setup_pair_zeroed HA HB MINOR [DISK]: as dt_setup_pair, for disks known
+# to be all zeroes (the lab's fresh sparse files): both sides adopt one new
+# generation with new-current-uuid --clear-bitmap instead of a full initial
+# sync, as an operator does for two new, zeroed volumes. Both end
+# Secondary, connected and UpToDate.
+dt_setup_pair_zeroed() {
+	local a=$1 b=$2 m=$3 disk=${4:-/dev/vda} h
+	for h in "$a" "$b"; do
+		lab_exec "$h" "dd if=$disk bs=1M count=8 iflag=direct status=none | tr -d '\\0' | head -c 1 | wc -c | grep -qx 0" ||
+			fail "dt_setup_pair_zeroed: $disk on $h is not zeroed"
+		dt "$h" create-md --disk "$disk" --force >/dev/null || fail "create-md on $h"
+		dt "$h" attach "$m" --disk "$disk" || fail "attach on $h"
+	done
+	dt_connect_pair "$a" "$b" "$m"
+	dt "$a" new-current-uuid "$m" --clear-bitmap >/dev/null || fail "new-current-uuid --clear-bitmap on $a"
+	dt_wait_synced "$a" "$b" "$m" 60
+}
+
 # dt_wait_synced HA HB MINOR SECS: both UpToDate, no resync running.
 dt_wait_synced() {
 	local cond='.connection == "connected" and .disk == "uptodate" and .peer_disk == "uptodate" and .sync == null'
