@@ -330,7 +330,6 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	INIT_LIST_HEAD(&dev->peer_writes);
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);
-	INIT_LIST_HEAD(&dev->rs_send_q);
 	INIT_LIST_HEAD(&dev->deferred);
 	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
 	INIT_DELAYED_WORK(&dev->req_timer, dtrbd_req_timer);

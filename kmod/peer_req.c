@@ -128,7 +128,7 @@ static bool dtrbd_peer_room(struct dtrbd_device *dev)
 
 	spin_lock_irq(&dev->lock);
 	room = dev->peer_inflight < DTRBD_MAX_PEER_REQS &&
-	       dev->recv_ack_head - dev->recv_ack_tail < DTRBD_MAX_PEER_REQS;
+	       dev->conn->recv_ack_head - dev->conn->recv_ack_tail < DTRBD_MAX_PEER_REQS;
 	spin_unlock_irq(&dev->lock);
 	return room || dtrbd_rx_stopping(dev);
 }
@@ -233,11 +233,11 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 	if (type == P_DATA && (flags & DTRBD_DP_ACK_RECV)) {
 		struct dtrbd_recv_ack *ra;
 
-		ra = &dev->recv_acks[dev->recv_ack_head % DTRBD_MAX_PEER_REQS];
+		ra = &dev->conn->recv_acks[dev->conn->recv_ack_head % DTRBD_MAX_PEER_REQS];
 		ra->id = preq->id;
 		ra->sector = sector;
 		ra->size = size;
-		dev->recv_ack_head++;
+		dev->conn->recv_ack_head++;
 		wake_up(&dev->sender_wq);
 	}
 	dev->peer_inflight++;
@@ -319,30 +319,30 @@ int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, void *body,
 			  (unsigned long long)sector, blocks);
 		return -EBADMSG;
 	}
-	theirs = page_address(dev->rx_page);
+	theirs = page_address(dev->conn->rx_page);
 	ret = dtrbd_recv_buf(dev, theirs, blocks * 4);
 	if (ret)
 		return ret;
 	/* room in the reply ring; and our own writes must have landed */
 	wait_event_interruptible(dev->peer_wq,
-		READ_ONCE(dev->ov_head) - READ_ONCE(dev->ov_tail) < DTRBD_OV_REPLIES ||
+		READ_ONCE(dev->conn->ov_head) - READ_ONCE(dev->conn->ov_tail) < DTRBD_OV_REPLIES ||
 		dtrbd_rx_stopping(dev));
 	ret = dtrbd_peer_drain(dev);
 	if (ret)
 		return ret;
-	ret = dtrbd_ov_read_csums(dev, sector, blocks, dev->ov_csum);
+	ret = dtrbd_ov_read_csums(dev, sector, blocks, dev->conn->ov_csum);
 	if (ret) {
 		dtrbd_err(dev, "verify: local read failed at sector %llu: %d\n",
 			  (unsigned long long)sector, ret);
 		return ret;
 	}
-	r = &dev->ov_replies[dev->ov_head % DTRBD_OV_REPLIES];
+	r = &dev->conn->ov_replies[dev->conn->ov_head % DTRBD_OV_REPLIES];
 	r->type = type == P_OV_REQ ? P_OV_REPLY : P_RS_SAME;
 	r->id = be64_to_cpu(c->id);
 	r->sector = sector;
 	r->blocks = blocks;
 	for (i = 0; i < blocks; i++)
-		r->diff[i] = theirs[i] != dev->ov_csum[i];
+		r->diff[i] = theirs[i] != dev->conn->ov_csum[i];
 	spin_lock_irq(&dev->lock);
 	if (type == P_CSUM_REQ) {
 		u64 first = ((u64)sector << SECTOR_SHIFT) / DTRBD_MD_BLOCK;
@@ -356,7 +356,7 @@ int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, void *body,
 				dev->sync_done += DTRBD_MD_BLOCK;
 		}
 	}
-	dev->ov_head++;
+	dev->conn->ov_head++;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
 	return 0;
