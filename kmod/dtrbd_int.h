@@ -45,6 +45,8 @@
 #define DTRBD_RS_CHUNK		(256u << 10)	/* largest resync packet */
 #define DTRBD_RS_SLOTS		4		/* resync chunks in flight */
 #define DTRBD_MAX_PEER_REQS	256		/* peer writes in flight */
+/* pages peer requests may hold at once (16 MiB): peer_req.c */
+#define DTRBD_PEER_PAGES_MAX	((16u << 20) / PAGE_SIZE)
 #define DTRBD_REASON_LEN	400
 
 struct dtrbd_device;
@@ -251,6 +253,7 @@ struct dtrbd_device {
 	struct list_head ack_q;		/* peer writes done, ack pending */
 	atomic_t nr_reqs;		/* application bios in flight */
 	unsigned int peer_inflight;	/* peer writes submitted locally */
+	atomic_t peer_pages;		/* pages peer requests hold */
 	u64 next_id;
 	u32 in_flight;			/* writes waiting for the peer */
 

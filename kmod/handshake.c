@@ -264,6 +264,18 @@ int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 
 	spin_lock_irq(&dev->lock);
 	first = dev->cstate == DTRBD_CONN_CONNECTING;
+	/*
+	 * Once connected, the peer becomes Primary only through the promote
+	 * handshake: our grant (dtrbd_recv_promote_req()) marks it Primary
+	 * before its P_STATE says so. A P_STATE that claims it without one
+	 * would let both sides write.
+	 */
+	if (!first && p.role == DTRBD_ROLE_PRIMARY &&
+	    dev->peer_role != DTRBD_ROLE_PRIMARY) {
+		spin_unlock_irq(&dev->lock);
+		dtrbd_conn_fail(dev, "the peer says it is Primary without having asked us (no promotion was granted); a protocol violation, so the connection is closed: check the peer's dtrbd version and connect again");
+		return -EPROTO;
+	}
 	peer_was = dev->peer_disk;
 	dev->peer_role = p.role;
 	dev->peer_disk = p.disk;
@@ -428,9 +440,28 @@ int dtrbd_recv_uuid_sync(struct dtrbd_device *dev, u16 type, void *body,
 			 u32 payload)
 {
 	struct dtrbd_p_uuid_sync u = *(struct dtrbd_p_uuid_sync *)body;
+	const char *why = NULL;
 
-	if (READ_ONCE(dev->sync) != DTRBD_SYNC_NONE)
+	/*
+	 * Only what new-current-uuid --clear-bitmap on the peer sends: both
+	 * sides Secondary, no resync, a disk here. Anything else would throw
+	 * away our bitmap (the blocks the peer lacks) or our generation.
+	 */
+	spin_lock_irq(&dev->lock);
+	if (dev->role == DTRBD_ROLE_PRIMARY || dev->promoting)
+		why = "we are Primary";
+	else if (dev->peer_role != DTRBD_ROLE_SECONDARY)
+		why = "the peer is not Secondary";
+	else if (dev->sync != DTRBD_SYNC_NONE)
+		why = "a resync or verify is running";
+	else if (dev->disk_state == DTRBD_DISK_DISKLESS)
+		why = "our disk failed";
+	spin_unlock_irq(&dev->lock);
+	if (why) {
+		dtrbd_conn_fail(dev, "the peer asked us to adopt its data generation without a resync (new-current-uuid --clear-bitmap), but %s; refused, the connection is closed, connect again",
+				why);
 		return -EPROTO;
+	}
 	return dtrbd_adopt_uuid(dev, be64_to_cpu(u.current_uuid), false);
 }
 

@@ -73,7 +73,7 @@ class Genl:
         """(errno, extack message, [attribute dict of each reply])"""
         self.seq += 1
         body = struct.pack("=BBH", CMD[cmd], 1, 0) + attrs
-        flags = genl.NLM_F_REQUEST | genl.NLM_F_ACK | (0x300 if dump else 0)
+        flags = genl.NLM_F_REQUEST | (0x300 if dump else genl.NLM_F_ACK)
         self.sock.send(struct.pack("=IHHII", 16 + len(body), self.fid,
                                    flags, self.seq, 0) + body)
         replies = []
