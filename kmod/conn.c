@@ -175,24 +175,6 @@ void dtrbd_set_ko_count(struct dtrbd_device *dev, u32 ko_count)
 		mod_delayed_work(dtrbd_conn_wq, &dev->req_timer, 0);
 }
 
-/*
- * A reference on the installed connection, or NULL; for a caller that uses
- * it after dropping dev->lock. Any context; the put must not be in atomic
- * context (the release may free the socket).
- */
-struct dtrbd_conn *dtrbd_conn_get(struct dtrbd_device *dev)
-{
-	struct dtrbd_conn *conn;
-	unsigned long flags;
-
-	spin_lock_irqsave(&dev->lock, flags);
-	conn = dev->conn;
-	if (conn)
-		kref_get(&conn->kref);
-	spin_unlock_irqrestore(&dev->lock, flags);
-	return conn;
-}
-
 static void dtrbd_conn_release(struct kref *kref)
 {
 	struct dtrbd_conn *conn = container_of(kref, struct dtrbd_conn, kref);

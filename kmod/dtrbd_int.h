@@ -328,9 +328,10 @@ struct dtrbd_device {
  * teardown then frees (issue 6, defect 4).
  *
  * References: dev->conn holds one from CONNECT until the teardown has
- * uninstalled it; dtrbd_conn_get() takes one for a caller that uses the
- * connection after dropping dev->lock (dtrbd_conn_fail()). The connection
- * holds a reference on its device, dropped by the release.
+ * uninstalled it; dtrbd_conn_fail() takes one under dev->lock to shut the
+ * socket down after dropping the lock. The connection holds a reference
+ * on its device, dropped by the release (dtrbd_conn_put(): process
+ * context, it may free the socket and the device).
  */
 struct dtrbd_conn {
 	struct kref kref;
@@ -470,7 +471,6 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	__printf(2, 3);
 void dtrbd_disconnect(struct dtrbd_device *dev);
-struct dtrbd_conn *dtrbd_conn_get(struct dtrbd_device *dev);
 void dtrbd_conn_put(struct dtrbd_conn *conn);
 void dtrbd_teardown(struct work_struct *work);
 void dtrbd_wait_for_stop(void);
