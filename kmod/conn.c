@@ -404,6 +404,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	struct sock *sk = sock->sk;
 	struct dtrbd_conn *conn;
 	unsigned int timeout_ms;
+	bool discard;
 	int ret;
 
 	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP ||
@@ -470,13 +471,15 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	if (ret)
 		goto out_unlock;
 
-	dev->discard_my_data = nla_get_flag(a[DTRBD_A_DISCARD_MY_DATA]);
-	if (dev->discard_my_data && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+	discard = nla_get_flag(a[DTRBD_A_DISCARD_MY_DATA]);
+	if (discard && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
 		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_DISCARD_MY_DATA],
 				    "--discard-my-data needs this side to be Secondary; run dtrbdctl secondary first");
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	/* from here on nothing fails: the device's settings change */
+	dev->discard_my_data = discard;
 	dev->protocol = a[DTRBD_A_PROTOCOL] ?
 			nla_get_u8(a[DTRBD_A_PROTOCOL]) : DTRBD_PROT_C;
 	dev->after_sb = a[DTRBD_A_AFTER_SB] ? nla_get_u8(a[DTRBD_A_AFTER_SB]) :
@@ -533,7 +536,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	return 0;
 
 out_unlock:
-	dev->discard_my_data = false;
+	/* a refused CONNECT changed nothing of the device (or its connection) */
 	mutex_unlock(&dev->state_mutex);
 	kthread_stop(conn->sender);	/* never woken: exits without running */
 out_stop_rx:
