@@ -22,10 +22,11 @@ device MINOR attached (Secondary, UpToDate).
         uuid-sync-primary  P_UUID_SYNC while the device is Primary
         state-primary      P_STATE saying Primary, no P_PROMOTE_REQ first
         uuid-sync-syncing  P_UUID_SYNC while we claim a resync runs
-  peer.py pin MINOR MIB
-      connect, then send MIB one-MiB P_DATA writes as fast as the module
-      reads them and print how many MiB it took in within 10 s (the lab
-      suspends the backing disk first, so nothing completes).
+  peer.py pin MINOR MIB DM
+      connect, suspend the device-mapper device DM under the module's
+      disk (so that no write completes), send MIB one-MiB P_DATA writes as
+      fast as the module reads them, print how many MiB it took in within
+      8 s, resume DM and close.
   peer.py flood SECONDS
       GET_DEVICE requests (a dump) as fast as they go for SECONDS or
       until the family disappears; exit 0 either way, 1 on an
@@ -34,6 +35,7 @@ device MINOR attached (Secondary, UpToDate).
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -261,11 +263,13 @@ def hostile(minor, case):
     return 0
 
 
-def pin(minor, mib):
+def pin(minor, mib, dm):
     nl = Genl()
     st = nl.wait_conn(minor, "DTRBD_CONN_STANDALONE", 30)
     peer = Peer(nl, minor)
     peer.handshake(st)
+    # after the handshake: it must not wait for a stalled disk
+    subprocess.run(["dmsetup", "suspend", "--noflush", dm], check=True)
     payload = b"\xa5" * (1 << 20)
     sent = [0]
 
@@ -279,10 +283,14 @@ def pin(minor, mib):
             sent[0] = i + 1
 
     threading.Thread(target=writer, daemon=True).start()
-    time.sleep(10)
-    took = nl.status(minor)["received"] >> 20
+    try:
+        time.sleep(8)
+        took = nl.status(minor)["received"] >> 20
+    finally:
+        subprocess.run(["dmsetup", "resume", dm], check=True)
     print(f"sent {sent[0]} MiB, the module took in {took} MiB")
     peer.sock.shutdown(socket.SHUT_RDWR)
+    peer.wait_closed(20)
     return 0
 
 
@@ -313,8 +321,8 @@ def main():
         return connect_race(int(a[1]), int(a[2]))
     if len(a) == 3 and a[0] == "hostile":
         return hostile(int(a[1]), a[2])
-    if len(a) == 3 and a[0] == "pin":
-        return pin(int(a[1]), int(a[2]))
+    if len(a) == 4 and a[0] == "pin":
+        return pin(int(a[1]), int(a[2]), a[3])
     if len(a) == 2 and a[0] == "flood":
         return flood(float(a[1]))
     print(__doc__, file=sys.stderr)
