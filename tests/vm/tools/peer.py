@@ -23,8 +23,10 @@ device MINOR attached (Secondary, UpToDate).
         state-primary      P_STATE saying Primary, no P_PROMOTE_REQ first
         uuid-sync-syncing  P_UUID_SYNC while we claim a resync runs
   peer.py pin MINOR MIB DM
-      connect, suspend the device-mapper device DM under the module's
-      disk (so that no write completes), send MIB one-MiB P_DATA writes as
+      connect, become Primary the proper way (P_PROMOTE_REQ, granted, then
+      P_STATE: the module must accept that), suspend the device-mapper
+      device DM under the module's disk (so that no write completes),
+      send MIB one-MiB P_DATA writes as
       fast as the module reads them, print how many MiB it took in within
       8 s, resume DM and close.
   peer.py flood SECONDS
@@ -105,6 +107,7 @@ class Genl:
         return {
             "conn": s[A["DTRBD_A_CONN"]][0],
             "role": s[A["DTRBD_A_ROLE"]][0],
+            "peer_role": s[A["DTRBD_A_PEER_ROLE"]][0],
             "disk": s[A["DTRBD_A_DISK"]][0],
             "size": struct.unpack("=Q", s[A["DTRBD_A_SIZE_BYTES"]][:8])[0],
             "current_uuid": struct.unpack("=Q", s[A["DTRBD_A_CURRENT_UUID"]][:8])[0],
@@ -268,6 +271,19 @@ def pin(minor, mib, dm):
     st = nl.wait_conn(minor, "DTRBD_CONN_STANDALONE", 30)
     peer = Peer(nl, minor)
     peer.handshake(st)
+    peer.send(pkt(P["P_PROMOTE_REQ"]))
+    end = time.monotonic() + 10
+    while P["P_PROMOTE_REPLY"] not in peer.types:
+        if time.monotonic() > end or peer.closed.is_set():
+            print("no answer to P_PROMOTE_REQ", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    peer.send(pkt(P["P_STATE"], p_state("DTRBD_ROLE_PRIMARY", "DTRBD_DISK_UPTODATE",
+                                        st["size"], st["current_uuid"])))
+    time.sleep(0.5)
+    if peer.closed.is_set() or nl.status(minor)["peer_role"] != ROLE["DTRBD_ROLE_PRIMARY"]:
+        print("a granted promotion was not accepted", file=sys.stderr)
+        return 1
     # after the handshake: it must not wait for a stalled disk
     subprocess.run(["dmsetup", "suspend", "--noflush", dm], check=True)
     payload = b"\xa5" * (1 << 20)
