@@ -10,7 +10,7 @@ BOUND_MIB=16  # DTRBD_PEER_PAGES_MAX in kmod/dtrbd_int.h
 
 dt_start 1 --disk-mib 64
 # a device-mapper disk, so that the last case can stall it
-lab_exec h1 'dmsetup create dt0 --table "0 $(blockdev --getsz /dev/vda) linear /dev/vda 0"' ||
+lab_exec h1 'modprobe dm_mod && dmsetup create --noudevsync dt0 --table "0 $(blockdev --getsz /dev/vda) linear /dev/vda 0" && dmsetup mknodes dt0 && test -b /dev/mapper/dt0' ||
 	fail "dm-linear over /dev/vda"
 dt h1 create-md --disk /dev/mapper/dt0 --force >/dev/null
 dt h1 attach 0 --disk /dev/mapper/dt0
@@ -69,5 +69,5 @@ log "flood: $(cat "$(lab_bg_log h1 "$flood")")"
 grep -q "the family is gone\|no dtrbd family" "$(lab_bg_log h1 "$flood")" ||
 	fail "the flood did not see the family go: $(cat "$(lab_bg_log h1 "$flood")")"
 lab_exec h1 "! grep -q '^dtrbd ' /proc/modules" || fail "dtrbd still loaded after rmmod"
-lab_exec h1 "dmsetup remove dt0" || true
+lab_exec h1 "dmsetup remove --noudevsync dt0" || true
 log "rmmod under a GET_DEVICE flood: clean"

@@ -285,7 +285,7 @@ def pin(minor, mib, dm):
         print("a granted promotion was not accepted", file=sys.stderr)
         return 1
     # after the handshake: it must not wait for a stalled disk
-    subprocess.run(["dmsetup", "suspend", "--noflush", dm], check=True)
+    subprocess.run(["dmsetup", "suspend", "--noudevsync", "--noflush", dm], check=True)
     payload = b"\xa5" * (1 << 20)
     sent = [0]
 
@@ -303,7 +303,7 @@ def pin(minor, mib, dm):
         time.sleep(8)
         took = nl.status(minor)["received"] >> 20
     finally:
-        subprocess.run(["dmsetup", "resume", dm], check=True)
+        subprocess.run(["dmsetup", "resume", "--noudevsync", dm], check=True)
     print(f"sent {sent[0]} MiB, the module took in {took} MiB")
     peer.sock.shutdown(socket.SHUT_RDWR)
     peer.wait_closed(20)
