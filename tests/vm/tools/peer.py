@@ -286,17 +286,20 @@ def pin(minor, mib, dm):
         return 1
     # after the handshake: it must not wait for a stalled disk
     subprocess.run(["dmsetup", "suspend", "--noudevsync", "--noflush", dm], check=True)
-    payload = b"\xa5" * (1 << 20)
+    # 128 KiB writes: within any disk's largest bio (a dm disk's may be
+    # below 1 MiB, and the module refuses a write larger than its limits)
+    chunk = 128 << 10
+    payload = b"\xa5" * chunk
     sent = [0]
 
     def writer():
-        for i in range(mib):
-            body = struct.pack(">QQII", 1000 + i, i * 2048, 1 << 20, 0)
+        for i in range(mib * ((1 << 20) // chunk)):
+            body = struct.pack(">QQII", 1000 + i, i * (chunk >> 9), chunk, 0)
             try:
                 peer.send(pkt(P["P_DATA"], body) + payload)
             except OSError:
                 return
-            sent[0] = i + 1
+            sent[0] = (i + 1) * chunk >> 20
 
     threading.Thread(target=writer, daemon=True).start()
     try:
@@ -305,7 +308,10 @@ def pin(minor, mib, dm):
     finally:
         subprocess.run(["dmsetup", "resume", "--noudevsync", dm], check=True)
     print(f"sent {sent[0]} MiB, the module took in {took} MiB")
-    peer.sock.shutdown(socket.SHUT_RDWR)
+    try:
+        peer.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass	# the module closed it already
     peer.wait_closed(20)
     return 0
 
