@@ -24,7 +24,9 @@
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
+#include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <linux/file.h>
 #include <linux/uio.h>
@@ -33,6 +35,18 @@
 #include <net/genetlink.h>
 
 #include "dtrbd_conn.h"
+
+/*
+ * Fault injection, for the lab only (scenario connect-race): the teardown
+ * sleeps this long after the device went StandAlone and before it releases
+ * the connection, which widens the window in which a new CONNECT runs
+ * while the old connection is still being taken apart. 0 (the default)
+ * does nothing.
+ */
+static unsigned int fault_teardown_delay_ms;
+module_param(fault_teardown_delay_ms, uint, 0644);
+MODULE_PARM_DESC(fault_teardown_delay_ms,
+		 "debugging only: ms the teardown waits between StandAlone and releasing the connection (default 0: none)");
 
 /* Threads never exit on their own: they wait here for kthread_stop(). */
 void dtrbd_wait_for_stop(void)
@@ -105,9 +119,10 @@ void dtrbd_req_timer(struct work_struct *work)
 				       active);
 	if (req)
 		dtrbd_tscan_add(&scan, req->peer_since, limit, DTRBD_TW_READ);
-	for (i = 0; dev->rs_slots && i < DTRBD_RS_SLOTS; i++)
-		if (dev->rs_slots[i].busy && dev->rs_slots[i].peer_wait)
-			dtrbd_tscan_add(&scan, dev->rs_slots[i].peer_since,
+	/* CONNECTING or CONNECTED: the connection is installed */
+	for (i = 0; dev->conn->rs_slots && i < DTRBD_RS_SLOTS; i++)
+		if (dev->conn->rs_slots[i].busy && dev->conn->rs_slots[i].peer_wait)
+			dtrbd_tscan_add(&scan, dev->conn->rs_slots[i].peer_since,
 					limit, DTRBD_TW_RESYNC);
 	spin_unlock_irq(&dev->lock);
 
@@ -152,16 +167,42 @@ void dtrbd_set_ko_count(struct dtrbd_device *dev, u32 ko_count)
 	live = dev->cstate == DTRBD_CONN_CONNECTING ||
 	       dev->cstate == DTRBD_CONN_CONNECTED;
 	spin_unlock_irq(&dev->lock);
-	/* dev->sock changes only under state_mutex */
-	if (dev->sock)
-		WRITE_ONCE(dev->sock->sk->sk_sndtimeo, limit);
+	/* dev->conn changes only under state_mutex */
+	if (dev->conn)
+		WRITE_ONCE(dev->conn->sock->sk->sk_sndtimeo, limit);
 	/* live: the teardown, under state_mutex too, has yet to cancel it */
 	if (live)
 		mod_delayed_work(dtrbd_conn_wq, &dev->req_timer, 0);
 }
 
+static void dtrbd_conn_release(struct kref *kref)
+{
+	struct dtrbd_conn *conn = container_of(kref, struct dtrbd_conn, kref);
+	struct dtrbd_device *dev = conn->dev;
+	unsigned int i;
+
+	/* uninstalled: no thread, no timer, no request refers to it */
+	for (i = 0; i < ARRAY_SIZE(conn->ov_pages); i++)
+		if (conn->ov_pages[i])
+			__free_page(conn->ov_pages[i]);
+	dtrbd_rs_free(conn->rs_slots);
+	if (conn->rx_page)
+		__free_page(conn->rx_page);
+	if (conn->sock)
+		sockfd_put(conn->sock);
+	kfree(conn);
+	dtrbd_dev_put(dev);	/* the connection's reference */
+}
+
+void dtrbd_conn_put(struct dtrbd_conn *conn)
+{
+	might_sleep();
+	kref_put(&conn->kref, dtrbd_conn_release);
+}
+
 void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 {
+	struct dtrbd_conn *conn;
 	unsigned long flags;
 	va_list args;
 
@@ -183,11 +224,15 @@ void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(dev->reason, sizeof(dev->reason), fmt, args);
 	va_end(args);
+	/* installed while CONNECTING or CONNECTED; ours until the put */
+	conn = dev->conn;
+	kref_get(&conn->kref);
 	spin_unlock_irqrestore(&dev->lock, flags);
 
 	dtrbd_warn(dev, "connection lost: %s\n", dev->reason);
 	/* wakes a thread blocked in recvmsg() or sendmsg() */
-	kernel_sock_shutdown(dev->sock, SHUT_RDWR);
+	kernel_sock_shutdown(conn->sock, SHUT_RDWR);
+	dtrbd_conn_put(conn);
 	wake_up_all(&dev->sender_wq);
 	wake_up_all(&dev->state_wq);
 	wake_up_all(&dev->rs_wq);
@@ -199,43 +244,35 @@ void dtrbd_teardown(struct work_struct *work)
 {
 	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
 						teardown_work);
+	/* installed from CONNECT until the end of this teardown */
+	struct dtrbd_conn *conn = dev->conn;
 	struct dtrbd_peer_req *preq, *ptmp;
 	LIST_HEAD(acks);
 	char reason[DTRBD_REASON_LEN];
-	struct socket *sock;
-	unsigned int i;
+	unsigned int delay;
 	bool was_primary, unconfirmed, frozen, froze;
 
 	/* receiver first: it is one of those that may start the resyncer */
-	kthread_stop(dev->receiver);
+	kthread_stop(conn->receiver);
 	mutex_lock(&dev->state_mutex);
-	if (dev->resyncer)
-		kthread_stop(dev->resyncer);
-	dev->resyncer = NULL;
+	if (conn->resyncer)
+		kthread_stop(conn->resyncer);
+	conn->resyncer = NULL;
 	mutex_unlock(&dev->state_mutex);
-	kthread_stop(dev->sender);
-	dev->receiver = NULL;
-	dev->sender = NULL;
+	kthread_stop(conn->sender);
+	conn->receiver = NULL;
+	conn->sender = NULL;
 
 	spin_lock_irq(&dev->lock);
 	wait_event_lock_irq(dev->peer_wq, !dev->peer_inflight, dev->lock);
 	list_splice_init(&dev->ack_q, &acks);
-	dev->recv_ack_head = dev->recv_ack_tail = 0;
-	dev->ov_head = dev->ov_tail = 0;
-	INIT_LIST_HEAD(&dev->rs_send_q);
+	INIT_LIST_HEAD(&conn->rs_send_q);
 	dev->bm_xchg = DTRBD_BMX_NONE;
-	dev->bm_sending = false;
 	dev->pending_dec = DTRBD_DEC_NONE;
 	spin_unlock_irq(&dev->lock);
 
 	list_for_each_entry_safe(preq, ptmp, &acks, list)
 		dtrbd_preq_free(preq);
-	dtrbd_rs_free(dev);
-	for (i = 0; i < ARRAY_SIZE(dev->ov_pages); i++) {
-		if (dev->ov_pages[i])
-			__free_page(dev->ov_pages[i]);
-		dev->ov_pages[i] = NULL;
-	}
 
 	mutex_lock(&dev->state_mutex);
 	/* before STANDALONE: the next CONNECT's timer is its own */
@@ -282,8 +319,11 @@ void dtrbd_teardown(struct work_struct *work)
 		dtrbd_err(dev, "could not write the bitmap\n");
 	spin_lock_irq(&dev->lock);
 	memcpy(reason, dev->reason, sizeof(reason));
-	sock = dev->sock;
-	dev->sock = NULL;
+	/*
+	 * Uninstalled together with STANDALONE: a CONNECT from now on
+	 * installs a connection of its own, whatever this one still holds.
+	 */
+	dev->conn = NULL;
 	dev->cstate = DTRBD_CONN_STANDALONE;
 	dev->peer_role = DTRBD_ROLE_UNKNOWN;
 	dev->peer_disk = DTRBD_DISK_UNKNOWN;
@@ -303,10 +343,9 @@ void dtrbd_teardown(struct work_struct *work)
 	wake_up_all(&dev->state_wq);
 	mutex_unlock(&dev->state_mutex);
 
-	if (dev->rx_page)
-		__free_page(dev->rx_page);
-	dev->rx_page = NULL;
-	sockfd_put(sock);
+	delay = READ_ONCE(fault_teardown_delay_ms);
+	if (delay)
+		msleep(delay);
 	dtrbd_info(dev, "disconnected: %s\n", reason);
 	dtrbd_notify(dev, DTRBD_EV_DISCONNECTED, reason);
 	if (froze) {
@@ -314,7 +353,8 @@ void dtrbd_teardown(struct work_struct *work)
 			   dev->minor, dev->minor);
 		dtrbd_notify(dev, DTRBD_EV_FROZEN, reason);
 	}
-	dtrbd_dev_put(dev);	/* the connection's reference */
+	/* last: it may drop the last reference on dev */
+	dtrbd_conn_put(conn);
 }
 
 void dtrbd_disconnect(struct dtrbd_device *dev)
@@ -323,13 +363,48 @@ void dtrbd_disconnect(struct dtrbd_device *dev)
 	flush_work(&dev->teardown_work);
 }
 
+/* The options of CONNECT that belong to the connection; 0 or an error. */
+static int dtrbd_conn_options(struct dtrbd_conn *conn, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **a = info->attrs;
+
+	conn->ping_ms = a[DTRBD_A_PING_MS] ? nla_get_u32(a[DTRBD_A_PING_MS]) :
+			DTRBD_PING_MS_DEFAULT;
+	conn->tiebreak = a[DTRBD_A_TIEBREAK] && nla_get_u8(a[DTRBD_A_TIEBREAK]);
+	conn->proto_version = a[DTRBD_A_PROTO_VERSION] ?
+			      nla_get_u32(a[DTRBD_A_PROTO_VERSION]) :
+			      DTRBD_PROTO_MAX;
+	if (conn->proto_version < DTRBD_PROTO_MIN ||
+	    conn->proto_version > DTRBD_PROTO_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_PROTO_VERSION],
+				    "this module does not speak that protocol version");
+		return -EPROTONOSUPPORT;
+	}
+	conn->features = a[DTRBD_A_FEATURES] ?
+			 nla_get_u64(a[DTRBD_A_FEATURES]) : 0;
+	if (conn->features & ~DTRBD_FEATURES_KNOWN) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_FEATURES],
+				    "unknown protocol feature bits");
+		return -EOPNOTSUPP;
+	}
+	conn->send_limits = conn->features & DTRBD_FEAT_LIMITS;
+	strscpy(conn->peer_name, a[DTRBD_A_PEER_NAME] ?
+		nla_data(a[DTRBD_A_PEER_NAME]) : "peer", sizeof(conn->peer_name));
+	strscpy(conn->peer_addr, a[DTRBD_A_PEER_ADDR] ?
+		nla_data(a[DTRBD_A_PEER_ADDR]) : "?", sizeof(conn->peer_addr));
+	return 0;
+}
+
 int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 		  struct genl_info *info)
 {
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr **a = info->attrs;
 	struct sock *sk = sock->sk;
-	struct task_struct *rx, *tx;
+	struct dtrbd_conn *conn;
+	unsigned int timeout_ms;
+	bool discard;
 	int ret;
 
 	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP ||
@@ -342,6 +417,42 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_SOCK_FD],
 				    "the socket is not connected");
 		return -ENOTCONN;
+	}
+
+	/* everything this connection owns, new, before any lock */
+	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	if (!conn)
+		return -ENOMEM;
+	kref_init(&conn->kref);
+	INIT_LIST_HEAD(&conn->rs_send_q);
+	ret = dtrbd_conn_options(conn, info);
+	if (ret)
+		goto out_free_conn;
+	timeout_ms = a[DTRBD_A_TIMEOUT_MS] ?
+		     nla_get_u32(a[DTRBD_A_TIMEOUT_MS]) :
+		     DTRBD_TIMEOUT_MS_DEFAULT;
+	if (timeout_ms <= conn->ping_ms) {
+		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_TIMEOUT_MS],
+				    "the peer timeout must be longer than the ping interval");
+		ret = -EINVAL;
+		goto out_free_conn;
+	}
+	conn->rx_page = alloc_page(GFP_KERNEL);
+	if (!conn->rx_page) {
+		ret = -ENOMEM;
+		goto out_free_conn;
+	}
+	conn->receiver = kthread_create(dtrbd_receiver, dev, "dtrbd%u_rx",
+					dev->minor);
+	if (IS_ERR(conn->receiver)) {
+		ret = PTR_ERR(conn->receiver);
+		goto out_free_page;
+	}
+	conn->sender = kthread_create(dtrbd_sender, dev, "dtrbd%u_tx",
+				      dev->minor);
+	if (IS_ERR(conn->sender)) {
+		ret = PTR_ERR(conn->sender);
+		goto out_stop_rx;
 	}
 
 	mutex_lock(&dev->state_mutex);
@@ -360,98 +471,47 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	if (ret)
 		goto out_unlock;
 
-	dev->protocol = a[DTRBD_A_PROTOCOL] ?
-			nla_get_u8(a[DTRBD_A_PROTOCOL]) : DTRBD_PROT_C;
-	dev->ping_ms = a[DTRBD_A_PING_MS] ? nla_get_u32(a[DTRBD_A_PING_MS]) :
-		       DTRBD_PING_MS_DEFAULT;
-	dev->timeout_ms = a[DTRBD_A_TIMEOUT_MS] ?
-			  nla_get_u32(a[DTRBD_A_TIMEOUT_MS]) :
-			  DTRBD_TIMEOUT_MS_DEFAULT;
-	if (dev->timeout_ms <= dev->ping_ms) {
-		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_TIMEOUT_MS],
-				    "the peer timeout must be longer than the ping interval");
-		ret = -EINVAL;
-		goto out_unlock;
-	}
-	dev->tiebreak = a[DTRBD_A_TIEBREAK] && nla_get_u8(a[DTRBD_A_TIEBREAK]);
-	dev->proto_version = a[DTRBD_A_PROTO_VERSION] ?
-			     nla_get_u32(a[DTRBD_A_PROTO_VERSION]) :
-			     DTRBD_PROTO_MAX;
-	if (dev->proto_version < DTRBD_PROTO_MIN ||
-	    dev->proto_version > DTRBD_PROTO_MAX) {
-		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_PROTO_VERSION],
-				    "this module does not speak that protocol version");
-		ret = -EPROTONOSUPPORT;
-		goto out_unlock;
-	}
-	dev->features = a[DTRBD_A_FEATURES] ?
-			nla_get_u64(a[DTRBD_A_FEATURES]) : 0;
-	if (dev->features & ~DTRBD_FEATURES_KNOWN) {
-		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_FEATURES],
-				    "unknown protocol feature bits");
-		ret = -EOPNOTSUPP;
-		goto out_unlock;
-	}
-	dev->discard_my_data = nla_get_flag(a[DTRBD_A_DISCARD_MY_DATA]);
-	if (dev->discard_my_data && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
+	discard = nla_get_flag(a[DTRBD_A_DISCARD_MY_DATA]);
+	if (discard && READ_ONCE(dev->role) == DTRBD_ROLE_PRIMARY) {
 		NL_SET_ERR_MSG_ATTR(extack, a[DTRBD_A_DISCARD_MY_DATA],
 				    "--discard-my-data needs this side to be Secondary; run dtrbdctl secondary first");
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	/* from here on nothing fails: the device's settings change */
+	dev->discard_my_data = discard;
+	dev->protocol = a[DTRBD_A_PROTOCOL] ?
+			nla_get_u8(a[DTRBD_A_PROTOCOL]) : DTRBD_PROT_C;
 	dev->after_sb = a[DTRBD_A_AFTER_SB] ? nla_get_u8(a[DTRBD_A_AFTER_SB]) :
 					       DTRBD_SB_DISCONNECT;
 	dev->csum_resync = nla_get_flag(a[DTRBD_A_CSUM_RESYNC]);
+	dev->resync_rate = a[DTRBD_A_RESYNC_RATE] ?
+			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]) : 0;
+
+	/* no reclaim recursion into our own device through the socket */
+	sk->sk_allocation = GFP_NOIO;
+	sk->sk_rcvtimeo = msecs_to_jiffies(conn->ping_ms);
+	tcp_sock_set_nodelay(sk);
+
+	kref_get(&dev->kref);	/* dropped by dtrbd_conn_release() */
+	conn->dev = dev;
+	conn->sock = sock;
+	conn->last_rx = jiffies;
 	spin_lock_irq(&dev->lock);
+	dev->timeout_ms = timeout_ms;
 	dev->on_peer_loss = a[DTRBD_A_ON_PEER_LOSS] ?
 			    nla_get_u8(a[DTRBD_A_ON_PEER_LOSS]) :
 			    DTRBD_OPL_CONTINUE;
 	dev->ko_count = a[DTRBD_A_KO_COUNT] ?
 			nla_get_u32(a[DTRBD_A_KO_COUNT]) :
 			DTRBD_KO_COUNT_DEFAULT;
-	spin_unlock_irq(&dev->lock);
-	dev->resync_rate = a[DTRBD_A_RESYNC_RATE] ?
-			   nla_get_u32(a[DTRBD_A_RESYNC_RATE]) : 0;
-	dev->rx_page = alloc_page(GFP_KERNEL);
-	if (!dev->rx_page) {
-		ret = -ENOMEM;
-		goto out_unlock;
-	}
-	strscpy(dev->peer_name, a[DTRBD_A_PEER_NAME] ?
-		nla_data(a[DTRBD_A_PEER_NAME]) : "peer", sizeof(dev->peer_name));
-	strscpy(dev->peer_addr, a[DTRBD_A_PEER_ADDR] ?
-		nla_data(a[DTRBD_A_PEER_ADDR]) : "?", sizeof(dev->peer_addr));
-
-	/* no reclaim recursion into our own device through the socket */
-	sk->sk_allocation = GFP_NOIO;
-	sk->sk_rcvtimeo = msecs_to_jiffies(dev->ping_ms);
 	/*
 	 * A peer that stops reading must not block the sender for ever:
 	 * sendmsg() gives up with -EAGAIN when the socket took nothing for
 	 * a request timeout (dtrbd_sender() then ends the connection).
 	 */
 	sk->sk_sndtimeo = dtrbd_req_limit(dev);
-	tcp_sock_set_nodelay(sk);
-
-	rx = kthread_create(dtrbd_receiver, dev, "dtrbd%u_rx", dev->minor);
-	if (IS_ERR(rx)) {
-		ret = PTR_ERR(rx);
-		goto out_free_page;
-	}
-	tx = kthread_create(dtrbd_sender, dev, "dtrbd%u_tx", dev->minor);
-	if (IS_ERR(tx)) {
-		ret = PTR_ERR(tx);
-		goto out_stop_rx;
-	}
-
-	kref_get(&dev->kref);	/* dropped at the end of the teardown */
-	dev->sock = sock;
-	dev->receiver = rx;
-	dev->sender = tx;
-	dev->resyncer = NULL;
-	dev->tx_seq = 0;
-	dev->last_rx = jiffies;
-	spin_lock_irq(&dev->lock);
+	dev->conn = conn;
 	dev->cstate = DTRBD_CONN_CONNECTING;
 	dev->connect_since = jiffies;
 	dev->reason[0] = '\0';
@@ -463,31 +523,27 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 	dev->send_promote_req = false;
 	dev->send_promote_reply = -1;
 	dev->promoting = false;
-	dev->recv_ack_head = dev->recv_ack_tail = 0;
-	dev->ov_head = dev->ov_tail = 0;
 	dev->bm_xchg = DTRBD_BMX_NONE;
-	dev->bm_sending = false;
-	dev->state_sent = false;
-	dev->send_limits = dev->features & DTRBD_FEAT_LIMITS;
-	dev->peer_limits_rcvd = false;
 	dev->epoch_closed = false;
 	dev->tx_epoch = 0;
 	spin_unlock_irq(&dev->lock);
-	wake_up_process(rx);
-	wake_up_process(tx);
+	wake_up_process(conn->receiver);
+	wake_up_process(conn->sender);
 	/* the handshake deadline first; see dtrbd_req_timer() */
 	queue_delayed_work(dtrbd_conn_wq, &dev->req_timer,
-			   msecs_to_jiffies(dtrbd_connecting_timeout_ms(dev->timeout_ms)));
+			   msecs_to_jiffies(dtrbd_connecting_timeout_ms(timeout_ms)));
 	mutex_unlock(&dev->state_mutex);
 	return 0;
 
-out_stop_rx:
-	kthread_stop(rx);	/* never woken: it exits without running */
-out_free_page:
-	__free_page(dev->rx_page);
-	dev->rx_page = NULL;
 out_unlock:
-	dev->discard_my_data = false;
+	/* a refused CONNECT changed nothing of the device (or its connection) */
 	mutex_unlock(&dev->state_mutex);
+	kthread_stop(conn->sender);	/* never woken: exits without running */
+out_stop_rx:
+	kthread_stop(conn->receiver);
+out_free_page:
+	__free_page(conn->rx_page);
+out_free_conn:
+	kfree(conn);	/* never installed: the socket is still the caller's */
 	return ret;
 }

@@ -17,8 +17,8 @@
  * status under dev->lock only.
  *
  * Lifetime: struct dtrbd_device is reference counted (kref). The registry
- * holds one reference from attach to detach; a connection holds one from
- * connect until its teardown has finished; netlink handlers hold one while
+ * holds one reference from attach to detach; a connection (struct
+ * dtrbd_conn) holds one from connect until it is released; netlink handlers hold one while
  * they run. The last reference frees the gendisk and the memory, always in
  * process context.
  */
@@ -45,6 +45,8 @@
 #define DTRBD_RS_CHUNK		(256u << 10)	/* largest resync packet */
 #define DTRBD_RS_SLOTS		4		/* resync chunks in flight */
 #define DTRBD_MAX_PEER_REQS	256		/* peer writes in flight */
+/* pages peer requests may hold at once (16 MiB): peer_req.c */
+#define DTRBD_PEER_PAGES_MAX	((16u << 20) / PAGE_SIZE)
 #define DTRBD_REASON_LEN	400
 
 struct dtrbd_device;
@@ -249,11 +251,9 @@ struct dtrbd_device {
 					 * yet (RQ_WACK), oldest first */
 	struct list_head send_q;	/* requests for the sender */
 	struct list_head ack_q;		/* peer writes done, ack pending */
-	struct list_head rs_send_q;	/* resync chunks to send */
 	atomic_t nr_reqs;		/* application bios in flight */
 	unsigned int peer_inflight;	/* peer writes submitted locally */
-	struct dtrbd_recv_ack recv_acks[DTRBD_MAX_PEER_REQS];	/* ring */
-	u32 recv_ack_head, recv_ack_tail;
+	atomic_t peer_pages;		/* pages peer requests hold */
 	u64 next_id;
 	u32 in_flight;			/* writes waiting for the peer */
 
@@ -265,12 +265,6 @@ struct dtrbd_device {
 	u8 after_sb;			/* enum dtrbd_after_sb */
 	enum dtrbd_sync_decision pending_dec;	/* until bitmaps arrived */
 	enum dtrbd_bm_xchg bm_xchg;
-	u64 bm_tx_page;			/* next bitmap page to send */
-	bool bm_sending;		/* our bitmap is still going out */
-	bool state_sent;		/* our first P_STATE went out */
-	bool send_limits;		/* [L] FEAT_LIMITS: P_LIMITS still to send */
-	bool peer_limits_rcvd;		/* the peer's P_LIMITS arrived */
-	struct dtrbd_limits peer_limits;	/* as received (receiver only) */
 	enum dtrbd_sync_kind sync_kind;
 	u32 resync_rate;		/* KiB/s, 0 = dynamic */
 	u64 rate_bytes, rate_stamp_done; /* resync rate estimate */
@@ -302,32 +296,82 @@ struct dtrbd_device {
 	bool promoting;
 	bool promote_lost;		/* we granted the peer's concurrent req */
 
-	/* connection: owned by state_mutex while connecting/tearing down */
-	struct socket *sock;
-	struct task_struct *receiver, *sender, *resyncer;
+	/*
+	 * The connection (struct dtrbd_conn, conn.c), or NULL: set by
+	 * CONNECT and cleared by its teardown, both with state_mutex and
+	 * dev->lock held, so any holder of either sees it stable. The
+	 * connection's threads and its teardown run only while it is
+	 * installed and use it without a lock.
+	 */
+	struct dtrbd_conn *conn;
 	struct work_struct teardown_work;
+	/*
+	 * Settings CONNECT takes from userspace that outlive a connection's
+	 * resources: the request path, the timers and the freeze policy
+	 * consult them whether or not a connection is installed.
+	 */
 	enum dtrbd_protocol protocol;
-	unsigned int ping_ms, timeout_ms;
+	unsigned int timeout_ms;
 	u32 ko_count;			/* [L] request timeout, in timeout_ms */
 	unsigned long connect_since;	/* jiffies of CONNECT */
 	struct delayed_work req_timer;	/* conn.c: nothing waits for the
 					 * peer longer than the timeouts */
+	unsigned long last_app_write;	/* jiffies, for the resync throttle */
+};
+
+/*
+ * One connection to the peer: everything that exists from a CONNECT to
+ * the end of its teardown, allocated whole by dtrbd_connect() and freed
+ * whole when the last reference goes (dtrbd_conn_put()). A CONNECT that
+ * runs while an earlier connection's teardown is still releasing things
+ * gets a connection of its own, so it can never be handed something the
+ * teardown then frees (issue 6, defect 4).
+ *
+ * References: dev->conn holds one from CONNECT until the teardown has
+ * uninstalled it; dtrbd_conn_fail() takes one under dev->lock to shut the
+ * socket down after dropping the lock. The connection holds a reference
+ * on its device, dropped by the release (dtrbd_conn_put(): process
+ * context, it may free the socket and the device).
+ */
+struct dtrbd_conn {
+	struct kref kref;
+	struct dtrbd_device *dev;
+	struct socket *sock;
+	struct task_struct *receiver, *sender;
+	struct task_struct *resyncer;	/* [state_mutex or receiver] */
+
+	/* options of this connection, set by CONNECT, then read-only */
+	unsigned int ping_ms;
 	bool tiebreak;
 	u32 proto_version;
 	u64 features;
 	char peer_name[DTRBD_NODE_NAME_LEN];
 	char peer_addr[64];
+
+	/* receiver only */
 	unsigned long last_rx;		/* jiffies of the last packet */
+	struct page *rx_page;		/* bitmap / checksum buffer */
+	__be32 ov_csum[DTRBD_CSUM_BLOCKS_MAX];
+	struct page *ov_pages[DTRBD_RS_PAGES];	/* verify reads */
+	bool peer_limits_rcvd;		/* the peer's P_LIMITS arrived */
+	struct dtrbd_limits peer_limits;	/* as received */
+
+	/* sender only */
 	u32 tx_seq;
 
-	/* resync source state [L] */
-	struct dtrbd_rs_slot *rs_slots;
-	struct page *rx_page;		/* receiver's bitmap / checksum buffer */
+	/* [L] what the sender owes the peer */
+	struct dtrbd_recv_ack recv_acks[DTRBD_MAX_PEER_REQS];	/* ring */
+	u32 recv_ack_head, recv_ack_tail;
 	struct dtrbd_ov_reply ov_replies[DTRBD_OV_REPLIES];	/* ring */
-	u32 ov_head, ov_tail;		/* [L] */
-	__be32 ov_csum[DTRBD_CSUM_BLOCKS_MAX];	/* receiver only */
-	struct page *ov_pages[DTRBD_RS_PAGES];	/* receiver's verify reads */
-	unsigned long last_app_write;	/* jiffies, for the resync throttle */
+	u32 ov_head, ov_tail;
+	bool send_limits;		/* FEAT_LIMITS: P_LIMITS still to send */
+	bool state_sent;		/* our first P_STATE went out */
+	bool bm_sending;		/* our bitmap is still going out */
+	u64 bm_tx_page;			/* next bitmap page to send */
+
+	/* resync source [L]: the slots (allocated on the first resync) */
+	struct dtrbd_rs_slot *rs_slots;
+	struct list_head rs_send_q;	/* chunks to send */
 };
 
 /* main.c */
@@ -427,6 +471,7 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 void dtrbd_conn_fail(struct dtrbd_device *dev, const char *fmt, ...)
 	__printf(2, 3);
 void dtrbd_disconnect(struct dtrbd_device *dev);
+void dtrbd_conn_put(struct dtrbd_conn *conn);
 void dtrbd_teardown(struct work_struct *work);
 void dtrbd_wait_for_stop(void);
 void dtrbd_req_timer(struct work_struct *work);
@@ -444,7 +489,7 @@ void dtrbd_freeze_release_all(struct dtrbd_device *dev);
 /* resync.c */
 int dtrbd_resync_thread(void *arg);
 int dtrbd_rs_alloc(struct dtrbd_device *dev);
-void dtrbd_rs_free(struct dtrbd_device *dev);
+void dtrbd_rs_free(struct dtrbd_rs_slot *slots);
 int dtrbd_rs_ack(struct dtrbd_device *dev, u64 slot, int error);
 int dtrbd_ov_reply(struct dtrbd_device *dev, u64 slot, const u8 *diff,
 		   unsigned int blocks);

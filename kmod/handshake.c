@@ -83,7 +83,7 @@ static enum dtrbd_sync_decision dtrbd_sync_needed(struct dtrbd_device *dev)
  * Start the resync claimed by dtrbd_claim_sync(), once both bitmaps are
  * merged (or, for a full one, at once). Called by the receiver, or by a
  * state change holding dev->state_mutex; the teardown stops the receiver,
- * then takes state_mutex before it looks at dev->resyncer, so it never
+ * then takes state_mutex before it looks at dev->conn->resyncer, so it never
  * misses a resyncer started here.
  */
 static int dtrbd_start_sync(struct dtrbd_device *dev,
@@ -188,13 +188,13 @@ int dtrbd_recv_limits(struct dtrbd_device *dev, u16 type, void *body,
 {
 	struct dtrbd_p_limits p = *(struct dtrbd_p_limits *)body;
 
-	if (!(dev->features & DTRBD_FEAT_LIMITS) || dev->peer_limits_rcvd ||
+	if (!(dev->conn->features & DTRBD_FEAT_LIMITS) || dev->conn->peer_limits_rcvd ||
 	    p.reserved)
 		return -EPROTO;
-	dev->peer_limits.lbs = be32_to_cpu(p.logical_block_size);
-	dev->peer_limits.pbs = be32_to_cpu(p.physical_block_size);
-	dev->peer_limits.max_bio = be32_to_cpu(p.max_bio_size);
-	dev->peer_limits_rcvd = true;
+	dev->conn->peer_limits.lbs = be32_to_cpu(p.logical_block_size);
+	dev->conn->peer_limits.pbs = be32_to_cpu(p.physical_block_size);
+	dev->conn->peer_limits.max_bio = be32_to_cpu(p.max_bio_size);
+	dev->conn->peer_limits_rcvd = true;
 	return 0;
 }
 
@@ -208,15 +208,15 @@ static int dtrbd_check_limits(struct dtrbd_device *dev)
 	struct dtrbd_limits cur, out;
 	enum dtrbd_limits_verdict v;
 
-	if (!(dev->features & DTRBD_FEAT_LIMITS))
+	if (!(dev->conn->features & DTRBD_FEAT_LIMITS))
 		return 0;	/* an older peer: nothing was exchanged */
-	if (!dev->peer_limits_rcvd) {
+	if (!dev->conn->peer_limits_rcvd) {
 		dtrbd_conn_fail(dev, "the peer did not send its block sizes before its state (a protocol violation)");
 		return -EPROTO;
 	}
 	dtrbd_queue_limits(dev, &cur);
 	spin_lock_irq(&dev->lock);
-	v = dtrbd_limits_merge(&cur, &dev->peer_limits, dev->open_count > 0,
+	v = dtrbd_limits_merge(&cur, &dev->conn->peer_limits, dev->open_count > 0,
 			       &out);
 	if (v == DTRBD_LIM_OK)
 		dtrbd_adopt_limits(dev, &out);
@@ -229,16 +229,16 @@ static int dtrbd_check_limits(struct dtrbd_device *dev)
 		return 0;
 	case DTRBD_LIM_IN_USE:
 		dtrbd_conn_fail(dev, "the peer's disk has %u-byte logical blocks, larger than the %u bytes this device is open with; close the device (stop its users) and connect again, or give the peer a disk with %u-byte blocks",
-				dev->peer_limits.lbs, cur.lbs, cur.lbs);
+				dev->conn->peer_limits.lbs, cur.lbs, cur.lbs);
 		return -EPROTO;
 	case DTRBD_LIM_UNSUPPORTED:
 		dtrbd_conn_fail(dev, "the peer's disk has %u-byte logical blocks (or accepts writes of only %u bytes); dtrbd needs at most 4096-byte blocks and 4096-byte writes, so give the peer another disk",
-				dev->peer_limits.lbs, dev->peer_limits.max_bio);
+				dev->conn->peer_limits.lbs, dev->conn->peer_limits.max_bio);
 		return -EPROTO;
 	default:
 		dtrbd_conn_fail(dev, "the peer sent invalid block sizes (logical %u, physical %u, largest bio %u); a protocol violation",
-				dev->peer_limits.lbs, dev->peer_limits.pbs,
-				dev->peer_limits.max_bio);
+				dev->conn->peer_limits.lbs, dev->conn->peer_limits.pbs,
+				dev->conn->peer_limits.max_bio);
 		return -EPROTO;
 	}
 }
@@ -264,6 +264,18 @@ int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 
 	spin_lock_irq(&dev->lock);
 	first = dev->cstate == DTRBD_CONN_CONNECTING;
+	/*
+	 * Once connected, the peer becomes Primary only through the promote
+	 * handshake: our grant (dtrbd_recv_promote_req()) marks it Primary
+	 * before its P_STATE says so. A P_STATE that claims it without one
+	 * would let both sides write.
+	 */
+	if (!first && p.role == DTRBD_ROLE_PRIMARY &&
+	    dev->peer_role != DTRBD_ROLE_PRIMARY) {
+		spin_unlock_irq(&dev->lock);
+		dtrbd_conn_fail(dev, "the peer says it is Primary without having asked us (no promotion was granted); a protocol violation, so the connection is closed: check the peer's dtrbd version and connect again");
+		return -EPROTO;
+	}
 	peer_was = dev->peer_disk;
 	dev->peer_role = p.role;
 	dev->peer_disk = p.disk;
@@ -307,13 +319,13 @@ int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 	}
 	spin_unlock_irq(&dev->lock);
 
-	dec = dtrbd_decide_sync(&me, &peer, dev->tiebreak);
+	dec = dtrbd_decide_sync(&me, &peer, dev->conn->tiebreak);
 	/*
 	 * Before refusing, let our state reach the peer, so that it refuses
 	 * for the same reason instead of seeing the connection just close.
 	 */
 	wait_event_interruptible_timeout(dev->state_wq,
-					 READ_ONCE(dev->state_sent) ||
+					 READ_ONCE(dev->conn->state_sent) ||
 					 dtrbd_rx_stopping(dev),
 					 msecs_to_jiffies(dev->timeout_ms));
 	if (dtrbd_check_limits(dev))
@@ -372,14 +384,14 @@ int dtrbd_recv_state(struct dtrbd_device *dev, u16 type, void *body,
 		/* exchange bitmaps first; the last slice starts the resync */
 		dev->pending_dec = dec;
 		dev->bm_xchg = DTRBD_BMX_RUNNING;
-		dev->bm_sending = true;
-		dev->bm_tx_page = 0;
+		dev->conn->bm_sending = true;
+		dev->conn->bm_tx_page = 0;
 		wake_up(&dev->sender_wq);
 	}
 	spin_unlock_irq(&dev->lock);
 	wake_up_all(&dev->state_wq);
-	dtrbd_info(dev, "connected to %s (%s), protocol %c\n", dev->peer_name,
-		   dev->peer_addr, 'A' + dev->protocol - DTRBD_PROT_A);
+	dtrbd_info(dev, "connected to %s (%s), protocol %c\n", dev->conn->peer_name,
+		   dev->conn->peer_addr, 'A' + dev->protocol - DTRBD_PROT_A);
 	dtrbd_notify(dev, DTRBD_EV_CONNECTED, NULL);
 	dtrbd_freeze_reconnected(dev);
 	if (bitmap)
@@ -405,12 +417,12 @@ int dtrbd_recv_bitmap(struct dtrbd_device *dev, u16 type, void *body,
 	    words > words_total - offset || flags & ~DTRBD_BM_LAST ||
 	    READ_ONCE(dev->bm_xchg) != DTRBD_BMX_RUNNING)
 		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, page_address(dev->rx_page), words * 8);
+	ret = dtrbd_recv_buf(dev, page_address(dev->conn->rx_page), words * 8);
 	if (ret)
 		return ret;
 	spin_lock_irq(&dev->lock);
 	dtrbd_bm_merge(dev, offset / DTRBD_BM_WORDS_MAX,
-		       page_address(dev->rx_page), words);
+		       page_address(dev->conn->rx_page), words);
 	spin_unlock_irq(&dev->lock);
 	if (!(flags & DTRBD_BM_LAST))
 		return 0;
@@ -428,9 +440,28 @@ int dtrbd_recv_uuid_sync(struct dtrbd_device *dev, u16 type, void *body,
 			 u32 payload)
 {
 	struct dtrbd_p_uuid_sync u = *(struct dtrbd_p_uuid_sync *)body;
+	const char *why = NULL;
 
-	if (READ_ONCE(dev->sync) != DTRBD_SYNC_NONE)
+	/*
+	 * Only what new-current-uuid --clear-bitmap on the peer sends: both
+	 * sides Secondary, no resync, a disk here. Anything else would throw
+	 * away our bitmap (the blocks the peer lacks) or our generation.
+	 */
+	spin_lock_irq(&dev->lock);
+	if (dev->role == DTRBD_ROLE_PRIMARY || dev->promoting)
+		why = "we are Primary";
+	else if (dev->peer_role != DTRBD_ROLE_SECONDARY)
+		why = "the peer is not Secondary";
+	else if (dev->sync != DTRBD_SYNC_NONE)
+		why = "a resync or verify is running";
+	else if (dev->disk_state == DTRBD_DISK_DISKLESS)
+		why = "our disk failed";
+	spin_unlock_irq(&dev->lock);
+	if (why) {
+		dtrbd_conn_fail(dev, "the peer asked us to adopt its data generation without a resync (new-current-uuid --clear-bitmap), but %s; refused, the connection is closed, connect again",
+				why);
 		return -EPROTO;
+	}
 	return dtrbd_adopt_uuid(dev, be64_to_cpu(u.current_uuid), false);
 }
 
@@ -490,7 +521,7 @@ int dtrbd_recv_promote_req(struct dtrbd_device *dev, u16 type, void *body,
 	spin_lock_irq(&dev->lock);
 	if (dev->role == DTRBD_ROLE_PRIMARY) {
 		dev->send_promote_reply = DTRBD_PR_PEER_PRIMARY;
-	} else if (dev->promoting && dev->tiebreak) {
+	} else if (dev->promoting && dev->conn->tiebreak) {
 		dev->send_promote_reply = DTRBD_PR_CONCURRENT;
 	} else {
 		/* a concurrent request of ours loses */

@@ -330,13 +330,13 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	INIT_LIST_HEAD(&dev->peer_writes);
 	INIT_LIST_HEAD(&dev->send_q);
 	INIT_LIST_HEAD(&dev->ack_q);
-	INIT_LIST_HEAD(&dev->rs_send_q);
 	INIT_LIST_HEAD(&dev->deferred);
 	INIT_WORK(&dev->teardown_work, dtrbd_teardown);
 	INIT_DELAYED_WORK(&dev->req_timer, dtrbd_req_timer);
 	INIT_WORK(&dev->submit_work, dtrbd_submit_work);
 	INIT_WORK(&dev->io_error_work, dtrbd_io_error_work);
 	atomic_set(&dev->nr_reqs, 0);
+	atomic_set(&dev->peer_pages, 0);
 	dev->role = DTRBD_ROLE_SECONDARY;
 	dev->cstate = DTRBD_CONN_STANDALONE;
 	dev->peer_role = DTRBD_ROLE_UNKNOWN;

@@ -104,6 +104,10 @@ struct dtrbd_snapshot {
 	u8 on_peer_loss;
 	bool frozen, io_failed;
 	u32 ko_count;
+	enum dtrbd_protocol protocol;
+	unsigned int ping_ms, timeout_ms;
+	char peer_name[DTRBD_NODE_NAME_LEN];
+	char peer_addr[64];
 };
 
 /* Under dev->lock: refresh the resync rate estimate at most once a second. */
@@ -154,6 +158,17 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 	s.frozen = dev->frozen;
 	s.io_failed = dev->io_failed;
 	s.ko_count = dev->ko_count;
+	s.protocol = dev->protocol;
+	s.timeout_ms = dev->timeout_ms;
+	/* the connection cannot go while we hold dev->lock */
+	if (dev->conn) {
+		s.ping_ms = dev->conn->ping_ms;
+		strscpy(s.peer_name, dev->conn->peer_name, sizeof(s.peer_name));
+		strscpy(s.peer_addr, dev->conn->peer_addr, sizeof(s.peer_addr));
+	} else {
+		s.ping_ms = 0;
+		s.peer_name[0] = s.peer_addr[0] = '\0';
+	}
 	spin_unlock_irq(&dev->lock);
 
 	if (nla_put_u32(skb, DTRBD_A_MINOR, dev->minor) ||
@@ -216,12 +231,12 @@ static int dtrbd_fill(struct sk_buff *skb, struct dtrbd_device *dev,
 		return -EMSGSIZE;
 	/* connection parameters are only meaningful while a socket is held */
 	if (s.cstate != DTRBD_CONN_STANDALONE &&
-	    (nla_put_u8(skb, DTRBD_A_PROTOCOL, dev->protocol) ||
-	     nla_put_u32(skb, DTRBD_A_PING_MS, dev->ping_ms) ||
-	     nla_put_u32(skb, DTRBD_A_TIMEOUT_MS, dev->timeout_ms) ||
+	    (nla_put_u8(skb, DTRBD_A_PROTOCOL, s.protocol) ||
+	     nla_put_u32(skb, DTRBD_A_PING_MS, s.ping_ms) ||
+	     nla_put_u32(skb, DTRBD_A_TIMEOUT_MS, s.timeout_ms) ||
 	     nla_put_u32(skb, DTRBD_A_KO_COUNT, s.ko_count) ||
-	     nla_put_string(skb, DTRBD_A_PEER_NAME, dev->peer_name) ||
-	     nla_put_string(skb, DTRBD_A_PEER_ADDR, dev->peer_addr)))
+	     nla_put_string(skb, DTRBD_A_PEER_NAME, s.peer_name) ||
+	     nla_put_string(skb, DTRBD_A_PEER_ADDR, s.peer_addr)))
 		return -EMSGSIZE;
 	if (ev != DTRBD_EV_NONE && nla_put_u8(skb, DTRBD_A_EVENT, ev))
 		return -EMSGSIZE;
@@ -406,7 +421,7 @@ static int dtrbd_nl_set_options(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	if (a[DTRBD_A_KO_COUNT]) {
-		/* first: it may be refused; the socket changes under state_mutex */
+		/* first: it may be refused; dev->conn changes under state_mutex */
 		ret = dtrbd_lock_for_cmd(dev, info->extack);
 		if (ret)
 			return ret;

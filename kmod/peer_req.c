@@ -4,7 +4,12 @@
  * into local writes and P_READ_REQ into local reads (struct dtrbd_peer_req,
  * one bio with its own pages); their completion queues the ack for the
  * sender. P_BARRIER and the verify/checksum requests wait for those writes
- * to land first. At most DTRBD_MAX_PEER_REQS are in flight per device.
+ * to land first. At most DTRBD_MAX_PEER_REQS are in flight per device,
+ * holding at most DTRBD_PEER_PAGES_MAX pages between them (counted from
+ * allocation until the pages are freed, which for a read is after its
+ * reply went out): the receiver waits for room before it reads more, so
+ * a peer cannot make us pin more memory than that whatever it sends and
+ * however slow our disk is.
  */
 #define pr_fmt(fmt) "dtrbd: " fmt
 
@@ -16,11 +21,21 @@
 
 static void dtrbd_preq_free_pages(struct bio *bio)
 {
+	struct dtrbd_peer_req *preq = container_of(bio, struct dtrbd_peer_req,
+						   bio);
+	struct dtrbd_device *dev = preq->dev;
 	struct bvec_iter_all it;
 	struct bio_vec *bv;
+	unsigned int n = 0;
 
-	bio_for_each_segment_all(bv, bio, it)
+	bio_for_each_segment_all(bv, bio, it) {
 		__free_page(bv->bv_page);
+		n++;
+	}
+	if (n) {
+		atomic_sub(n, &dev->peer_pages);
+		wake_up(&dev->peer_wq);
+	}
 }
 
 /* A peer request is done with: its pages (reads keep them) and the bio. */
@@ -71,6 +86,7 @@ static struct dtrbd_peer_req *dtrbd_preq_alloc(struct dtrbd_device *dev,
 			dtrbd_preq_discard(preq);
 			return NULL;
 		}
+		atomic_inc(&dev->peer_pages);
 		__bio_add_page(bio, page, min_t(unsigned int, PAGE_SIZE,
 						size - i * PAGE_SIZE), 0);
 	}
@@ -122,13 +138,20 @@ static void dtrbd_peer_endio(struct bio *bio)
 		dtrbd_preq_free(preq);	/* a write's pages are gone already */
 }
 
-static bool dtrbd_peer_room(struct dtrbd_device *dev)
+/*
+ * Room for one more peer request of @size bytes? Only the receiver adds
+ * pages, so the answer holds until it allocates them.
+ */
+static bool dtrbd_peer_room(struct dtrbd_device *dev, unsigned int size)
 {
+	unsigned int pages = DIV_ROUND_UP(size, PAGE_SIZE);
 	bool room;
 
+	BUILD_BUG_ON(DTRBD_PEER_PAGES_MAX < DTRBD_MAX_PAYLOAD / PAGE_SIZE);
 	spin_lock_irq(&dev->lock);
 	room = dev->peer_inflight < DTRBD_MAX_PEER_REQS &&
-	       dev->recv_ack_head - dev->recv_ack_tail < DTRBD_MAX_PEER_REQS;
+	       dev->conn->recv_ack_head - dev->conn->recv_ack_tail < DTRBD_MAX_PEER_REQS &&
+	       atomic_read(&dev->peer_pages) + pages <= DTRBD_PEER_PAGES_MAX;
 	spin_unlock_irq(&dev->lock);
 	return room || dtrbd_rx_stopping(dev);
 }
@@ -188,7 +211,7 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 	}
 
 	/* bound the memory the peer can make us hold */
-	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev));
+	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev, size));
 	if (dtrbd_rx_stopping(dev))
 		return -ESHUTDOWN;
 
@@ -233,11 +256,11 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 	if (type == P_DATA && (flags & DTRBD_DP_ACK_RECV)) {
 		struct dtrbd_recv_ack *ra;
 
-		ra = &dev->recv_acks[dev->recv_ack_head % DTRBD_MAX_PEER_REQS];
+		ra = &dev->conn->recv_acks[dev->conn->recv_ack_head % DTRBD_MAX_PEER_REQS];
 		ra->id = preq->id;
 		ra->sector = sector;
 		ra->size = size;
-		dev->recv_ack_head++;
+		dev->conn->recv_ack_head++;
 		wake_up(&dev->sender_wq);
 	}
 	dev->peer_inflight++;
@@ -265,7 +288,7 @@ int dtrbd_recv_read_req(struct dtrbd_device *dev, u16 type, void *body,
 			  (unsigned long long)sector, size);
 		return -EBADMSG;
 	}
-	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev));
+	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev, size));
 	if (dtrbd_rx_stopping(dev))
 		return -ESHUTDOWN;
 	preq = dtrbd_preq_alloc(dev, REQ_OP_READ, be64_to_cpu(p->id), sector,
@@ -319,30 +342,30 @@ int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, void *body,
 			  (unsigned long long)sector, blocks);
 		return -EBADMSG;
 	}
-	theirs = page_address(dev->rx_page);
+	theirs = page_address(dev->conn->rx_page);
 	ret = dtrbd_recv_buf(dev, theirs, blocks * 4);
 	if (ret)
 		return ret;
 	/* room in the reply ring; and our own writes must have landed */
 	wait_event_interruptible(dev->peer_wq,
-		READ_ONCE(dev->ov_head) - READ_ONCE(dev->ov_tail) < DTRBD_OV_REPLIES ||
+		READ_ONCE(dev->conn->ov_head) - READ_ONCE(dev->conn->ov_tail) < DTRBD_OV_REPLIES ||
 		dtrbd_rx_stopping(dev));
 	ret = dtrbd_peer_drain(dev);
 	if (ret)
 		return ret;
-	ret = dtrbd_ov_read_csums(dev, sector, blocks, dev->ov_csum);
+	ret = dtrbd_ov_read_csums(dev, sector, blocks, dev->conn->ov_csum);
 	if (ret) {
 		dtrbd_err(dev, "verify: local read failed at sector %llu: %d\n",
 			  (unsigned long long)sector, ret);
 		return ret;
 	}
-	r = &dev->ov_replies[dev->ov_head % DTRBD_OV_REPLIES];
+	r = &dev->conn->ov_replies[dev->conn->ov_head % DTRBD_OV_REPLIES];
 	r->type = type == P_OV_REQ ? P_OV_REPLY : P_RS_SAME;
 	r->id = be64_to_cpu(c->id);
 	r->sector = sector;
 	r->blocks = blocks;
 	for (i = 0; i < blocks; i++)
-		r->diff[i] = theirs[i] != dev->ov_csum[i];
+		r->diff[i] = theirs[i] != dev->conn->ov_csum[i];
 	spin_lock_irq(&dev->lock);
 	if (type == P_CSUM_REQ) {
 		u64 first = ((u64)sector << SECTOR_SHIFT) / DTRBD_MD_BLOCK;
@@ -356,7 +379,7 @@ int dtrbd_recv_ov_req(struct dtrbd_device *dev, u16 type, void *body,
 				dev->sync_done += DTRBD_MD_BLOCK;
 		}
 	}
-	dev->ov_head++;
+	dev->conn->ov_head++;
 	spin_unlock_irq(&dev->lock);
 	wake_up(&dev->sender_wq);
 	return 0;

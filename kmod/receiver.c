@@ -22,9 +22,9 @@ int dtrbd_recv_msg(struct dtrbd_device *dev, struct msghdr *msg)
 	int ret;
 
 	while (msg_data_left(msg)) {
-		ret = sock_recvmsg(dev->sock, msg, MSG_WAITALL | MSG_NOSIGNAL);
+		ret = sock_recvmsg(dev->conn->sock, msg, MSG_WAITALL | MSG_NOSIGNAL);
 		if (ret > 0) {
-			dev->last_rx = jiffies;
+			dev->conn->last_rx = jiffies;
 			continue;
 		}
 		if (ret == 0)
@@ -34,7 +34,7 @@ int dtrbd_recv_msg(struct dtrbd_device *dev, struct msghdr *msg)
 		if (kthread_should_stop() ||
 		    READ_ONCE(dev->cstate) == DTRBD_CONN_DISCONNECTING)
 			return -ESHUTDOWN;
-		if (time_after(jiffies, dev->last_rx + timeout))
+		if (time_after(jiffies, dev->conn->last_rx + timeout))
 			return -ETIMEDOUT;
 	}
 	return 0;
@@ -109,14 +109,14 @@ static int dtrbd_recv_ov_reply(struct dtrbd_device *dev, u16 type, void *body,
 	blocks = be32_to_cpu(c->blocks);
 	if (!blocks || blocks > DTRBD_CSUM_BLOCKS_MAX || payload != blocks)
 		return -EBADMSG;
-	ret = dtrbd_recv_buf(dev, page_address(dev->rx_page), blocks);
+	ret = dtrbd_recv_buf(dev, page_address(dev->conn->rx_page), blocks);
 	if (ret)
 		return ret;
 	if (type == P_RS_SAME)
 		return dtrbd_csum_reply(dev, be64_to_cpu(c->id),
-					page_address(dev->rx_page), blocks);
+					page_address(dev->conn->rx_page), blocks);
 	return dtrbd_ov_reply(dev, be64_to_cpu(c->id),
-			      page_address(dev->rx_page), blocks);
+			      page_address(dev->conn->rx_page), blocks);
 }
 
 /* P_WRITE_ACK, P_RECV_ACK, P_RS_ACK */

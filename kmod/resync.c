@@ -31,12 +31,17 @@
 
 #include "dtrbd_int.h"
 
+/*
+ * The connection's resync slots, on its first resync; by the receiver or
+ * a state change under state_mutex (never both: see dtrbd_start_sync()).
+ * They live as long as the connection (dtrbd_conn_put() frees them).
+ */
 int dtrbd_rs_alloc(struct dtrbd_device *dev)
 {
 	struct dtrbd_rs_slot *slots;
 	unsigned int i, j;
 
-	if (dev->rs_slots)
+	if (dev->conn->rs_slots)
 		return 0;	/* kept from an earlier resync */
 	slots = kcalloc(DTRBD_RS_SLOTS, sizeof(*slots), GFP_NOIO);
 	if (!slots)
@@ -51,26 +56,20 @@ int dtrbd_rs_alloc(struct dtrbd_device *dev)
 		}
 	}
 	spin_lock_irq(&dev->lock);
-	dev->rs_slots = slots;
+	dev->conn->rs_slots = slots;
 	spin_unlock_irq(&dev->lock);
 	return 0;
 
 out_free:
-	dev->rs_slots = slots;
-	dtrbd_rs_free(dev);
+	dtrbd_rs_free(slots);
 	return -ENOMEM;
 }
 
-/* After the resyncer and the sender have stopped. */
-void dtrbd_rs_free(struct dtrbd_device *dev)
+/* Resync slots and their pages; nothing may use them any more. */
+void dtrbd_rs_free(struct dtrbd_rs_slot *slots)
 {
-	struct dtrbd_rs_slot *slots;
 	unsigned int i, j;
 
-	spin_lock_irq(&dev->lock);
-	slots = dev->rs_slots;
-	dev->rs_slots = NULL;
-	spin_unlock_irq(&dev->lock);
 	if (!slots)
 		return;
 	for (i = 0; i < DTRBD_RS_SLOTS; i++)
@@ -78,7 +77,6 @@ void dtrbd_rs_free(struct dtrbd_device *dev)
 			if (slots[i].bvecs[j].bv_page)
 				__free_page(slots[i].bvecs[j].bv_page);
 	kfree(slots);
-	wake_up_all(&dev->state_wq);
 }
 
 /* Under dev->lock: does [sector, sector + size) overlap a busy chunk? */
@@ -89,10 +87,10 @@ bool dtrbd_rs_conflict(struct dtrbd_device *dev, sector_t sector,
 	unsigned int i;
 
 	lockdep_assert_held(&dev->lock);
-	if (!dev->rs_slots)
+	if (!dev->conn || !dev->conn->rs_slots)
 		return false;
 	for (i = 0; i < DTRBD_RS_SLOTS; i++) {
-		struct dtrbd_rs_slot *s = &dev->rs_slots[i];
+		struct dtrbd_rs_slot *s = &dev->conn->rs_slots[i];
 
 		if (s->busy && start < s->offset + s->len && s->offset < end)
 			return true;
@@ -114,9 +112,9 @@ static struct dtrbd_rs_slot *dtrbd_rs_answered(struct dtrbd_device *dev,
 	struct dtrbd_rs_slot *s;
 
 	lockdep_assert_held(&dev->lock);
-	if (!dev->rs_slots || idx >= DTRBD_RS_SLOTS)
+	if (!dev->conn->rs_slots || idx >= DTRBD_RS_SLOTS)
 		return NULL;
-	s = &dev->rs_slots[idx];
+	s = &dev->conn->rs_slots[idx];
 	if (!s->busy || s->queued || s->verify != verify ||
 	    s->csum_req != csum_req)
 		return NULL;
@@ -228,7 +226,7 @@ int dtrbd_csum_reply(struct dtrbd_device *dev, u64 idx, const u8 *diff,
 		s->queued = true;
 		s->peer_wait = true;
 		s->peer_since = jiffies;
-		list_add_tail(&s->list, &dev->rs_send_q);
+		list_add_tail(&s->list, &dev->conn->rs_send_q);
 		queued = true;
 	}
 	dev->stats.rs_same += same;
@@ -260,10 +258,10 @@ static struct dtrbd_rs_slot *dtrbd_rs_claim(struct dtrbd_device *dev,
 	    time_before(jiffies, dev->last_app_write + HZ / 10))
 		limit = 1;
 	for (i = 0; i < DTRBD_RS_SLOTS; i++)
-		busy += dev->rs_slots[i].busy;
+		busy += dev->conn->rs_slots[i].busy;
 	for (i = 0; i < DTRBD_RS_SLOTS && busy < limit; i++) {
-		if (!dev->rs_slots[i].busy) {
-			s = &dev->rs_slots[i];
+		if (!dev->conn->rs_slots[i].busy) {
+			s = &dev->conn->rs_slots[i];
 			s->busy = true;
 			s->peer_wait = false;	/* our read comes first */
 			s->offset = off;
@@ -293,7 +291,7 @@ static bool dtrbd_rs_all_acked(struct dtrbd_device *dev)
 
 	spin_lock_irq(&dev->lock);
 	for (i = 0; i < DTRBD_RS_SLOTS; i++)
-		idle &= !dev->rs_slots[i].busy;
+		idle &= !dev->conn->rs_slots[i].busy;
 	spin_unlock_irq(&dev->lock);
 	return idle;
 }
@@ -331,13 +329,13 @@ int dtrbd_ov_read_csums(struct dtrbd_device *dev, sector_t sector,
 	unsigned int i;
 
 	for (i = 0; i < blocks; i++) {
-		if (dev->ov_pages[i])
+		if (dev->conn->ov_pages[i])
 			continue;
-		dev->ov_pages[i] = alloc_page(GFP_NOIO);
-		if (!dev->ov_pages[i])
+		dev->conn->ov_pages[i] = alloc_page(GFP_NOIO);
+		if (!dev->conn->ov_pages[i])
 			return -ENOMEM;
 	}
-	return dtrbd_read_blocks(dev, dev->ov_pages, NULL, sector,
+	return dtrbd_read_blocks(dev, dev->conn->ov_pages, NULL, sector,
 				 blocks * DTRBD_MD_BLOCK, csum);
 }
 
@@ -419,7 +417,7 @@ static int dtrbd_rs_pass(struct dtrbd_device *dev, bool verify)
 		/* from now on the request timer watches it (conn.c) */
 		s->peer_wait = true;
 		s->peer_since = jiffies;
-		list_add_tail(&s->list, &dev->rs_send_q);
+		list_add_tail(&s->list, &dev->conn->rs_send_q);
 		spin_unlock_irq(&dev->lock);
 		wake_up(&dev->sender_wq);
 		sent += s->len;
@@ -543,10 +541,10 @@ int dtrbd_start_resyncer(struct dtrbd_device *dev, enum dtrbd_sync_kind k)
 	struct task_struct *t;
 	int ret;
 
-	if (dev->resyncer) {
+	if (dev->conn->resyncer) {
 		/* one resync thread per connection; it has finished */
-		kthread_stop(dev->resyncer);
-		dev->resyncer = NULL;
+		kthread_stop(dev->conn->resyncer);
+		dev->conn->resyncer = NULL;
 	}
 	ret = dtrbd_rs_alloc(dev);
 	if (ret)
@@ -555,6 +553,6 @@ int dtrbd_start_resyncer(struct dtrbd_device *dev, enum dtrbd_sync_kind k)
 			k == DTRBD_SK_VERIFY ? "ov" : "rs");
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	dev->resyncer = t;
+	dev->conn->resyncer = t;
 	return 0;
 }

@@ -20,7 +20,7 @@ static int dtrbd_send_msg(struct dtrbd_device *dev, struct msghdr *msg)
 	int ret;
 
 	while (msg_data_left(msg)) {
-		ret = sock_sendmsg(dev->sock, msg);
+		ret = sock_sendmsg(dev->conn->sock, msg);
 		if (ret <= 0)
 			return ret ? ret : -EPIPE;
 	}
@@ -44,7 +44,7 @@ static int dtrbd_send_packet(struct dtrbd_device *dev, u16 type,
 	buf.h.type = cpu_to_be16(type);
 	buf.h.reserved = 0;
 	buf.h.length = cpu_to_be32(blen + payload);
-	buf.h.seq = cpu_to_be32(dev->tx_seq++);
+	buf.h.seq = cpu_to_be32(dev->conn->tx_seq++);
 	if (blen)
 		memcpy(buf.body, body, blen);
 	if (payload)
@@ -246,14 +246,14 @@ static void dtrbd_fill_state(struct dtrbd_device *dev, struct dtrbd_p_state *s)
 
 static bool dtrbd_sender_has_work(struct dtrbd_device *dev)
 {
-	return dev->send_limits || dev->send_state || dev->send_sync_done ||
+	return dev->conn->send_limits || dev->send_state || dev->send_sync_done ||
 	       dev->send_promote_req || dev->send_promote_reply >= 0 ||
-	       (dev->bm_sending && dev->bm_tx_page < dev->bm_npages) ||
-	       dev->ov_head != dev->ov_tail || dev->send_uuid_sync ||
+	       (dev->conn->bm_sending && dev->conn->bm_tx_page < dev->bm_npages) ||
+	       dev->conn->ov_head != dev->conn->ov_tail || dev->send_uuid_sync ||
 	       dev->send_invalidate ||
-	       dev->recv_ack_head != dev->recv_ack_tail ||
+	       dev->conn->recv_ack_head != dev->conn->recv_ack_tail ||
 	       !list_empty(&dev->ack_q) || !list_empty(&dev->send_q) ||
-	       !list_empty(&dev->rs_send_q);
+	       !list_empty(&dev->conn->rs_send_q);
 }
 
 /*
@@ -280,10 +280,10 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 
 	spin_lock_irq(&dev->lock);
 	/* FEAT_LIMITS: our block sizes go before our first state */
-	if (dev->send_limits) {
+	if (dev->conn->send_limits) {
 		struct dtrbd_limits l;
 
-		dev->send_limits = false;
+		dev->conn->send_limits = false;
 		spin_unlock_irq(&dev->lock);
 		dtrbd_queue_limits(dev, &l);
 		memset(&u.li, 0, sizeof(u.li));
@@ -306,8 +306,8 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		dtrbd_fill_state(dev, &u.st);
 		spin_unlock_irq(&dev->lock);
 		ret = dtrbd_send_packet(dev, P_STATE, &u.st, sizeof(u.st), 0);
-		if (!ret && !READ_ONCE(dev->state_sent)) {
-			WRITE_ONCE(dev->state_sent, true);
+		if (!ret && !READ_ONCE(dev->conn->state_sent)) {
+			WRITE_ONCE(dev->conn->state_sent, true);
 			wake_up_all(&dev->state_wq);
 		}
 		return ret ?: 1;
@@ -317,11 +317,11 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		spin_unlock_irq(&dev->lock);
 		return dtrbd_send_packet(dev, P_INVALIDATE, NULL, 0, 0) ?: 1;
 	}
-	if (dev->bm_sending && dev->bm_tx_page < dev->bm_npages) {
-		u.pg = dev->bm_tx_page++;
+	if (dev->conn->bm_sending && dev->conn->bm_tx_page < dev->bm_npages) {
+		u.pg = dev->conn->bm_tx_page++;
 		/* the receiving side ends independently (dtrbd_recv_bitmap) */
-		if (dev->bm_tx_page == dev->bm_npages)
-			dev->bm_sending = false;
+		if (dev->conn->bm_tx_page == dev->bm_npages)
+			dev->conn->bm_sending = false;
 		spin_unlock_irq(&dev->lock);
 		return dtrbd_send_bm_page(dev, u.pg) ?: 1;
 	}
@@ -346,21 +346,21 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		return dtrbd_send_packet(dev, P_SYNC_DONE, &u.sd,
 					 sizeof(u.sd), 0) ?: 1;
 	}
-	if (dev->ov_head != dev->ov_tail) {
-		struct dtrbd_ov_reply *r = &dev->ov_replies[dev->ov_tail %
+	if (dev->conn->ov_head != dev->conn->ov_tail) {
+		struct dtrbd_ov_reply *r = &dev->conn->ov_replies[dev->conn->ov_tail %
 							    DTRBD_OV_REPLIES];
 
 		spin_unlock_irq(&dev->lock);
 		ret = dtrbd_send_ov_reply(dev, r);
 		spin_lock_irq(&dev->lock);
-		dev->ov_tail++;
+		dev->conn->ov_tail++;
 		spin_unlock_irq(&dev->lock);
 		wake_up(&dev->peer_wq);
 		return ret ?: 1;
 	}
-	if (dev->recv_ack_head != dev->recv_ack_tail) {
-		u.ra = dev->recv_acks[dev->recv_ack_tail % DTRBD_MAX_PEER_REQS];
-		dev->recv_ack_tail++;
+	if (dev->conn->recv_ack_head != dev->conn->recv_ack_tail) {
+		u.ra = dev->conn->recv_acks[dev->conn->recv_ack_tail % DTRBD_MAX_PEER_REQS];
+		dev->conn->recv_ack_tail++;
 		spin_unlock_irq(&dev->lock);
 		wake_up(&dev->peer_wq);
 		return dtrbd_send_ack(dev, P_RECV_ACK, u.ra.id, u.ra.sector,
@@ -419,13 +419,13 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 		dtrbd_req_unref(req);
 		return ret ?: 1;
 	}
-	slot = list_first_entry_or_null(&dev->rs_send_q, struct dtrbd_rs_slot,
+	slot = list_first_entry_or_null(&dev->conn->rs_send_q, struct dtrbd_rs_slot,
 					list);
 	if (slot) {
 		list_del(&slot->list);
 		slot->queued = false;
 		spin_unlock_irq(&dev->lock);
-		return dtrbd_send_rs_slot(dev, slot, slot - dev->rs_slots) ?: 1;
+		return dtrbd_send_rs_slot(dev, slot, slot - dev->conn->rs_slots) ?: 1;
 	}
 	spin_unlock_irq(&dev->lock);
 	return 0;
@@ -434,7 +434,7 @@ static int dtrbd_send_one(struct dtrbd_device *dev)
 int dtrbd_sender(void *arg)
 {
 	struct dtrbd_device *dev = arg;
-	unsigned long ping = msecs_to_jiffies(dev->ping_ms);
+	unsigned long ping = msecs_to_jiffies(dev->conn->ping_ms);
 	unsigned long last_tx = jiffies;
 	unsigned int noio = memalloc_noio_save();
 	long idle;
@@ -454,7 +454,7 @@ int dtrbd_sender(void *arg)
 		if (ret == -EAGAIN) {
 			/* sk_sndtimeo: the peer stopped reading (conn.c) */
 			dtrbd_conn_fail(dev, "the peer accepted no data for %u ms (send timeout: ko-count %u x peer timeout %u ms)",
-					jiffies_to_msecs(READ_ONCE(dev->sock->sk->sk_sndtimeo)),
+					jiffies_to_msecs(READ_ONCE(dev->conn->sock->sk->sk_sndtimeo)),
 					READ_ONCE(dev->ko_count), dev->timeout_ms);
 			break;
 		}
