@@ -159,10 +159,12 @@ until [[ "$(cl_field p2 '.resources[] | select(.name == "vm1") | .connection == 
 	}
 	sleep 0.5
 done
-assert_eq "$(cl_field p1 '.resources[] | select(.name == "vm1") | .role + " " + .disk + " " + (.blocked // "null")')" \
-	"secondary uptodate null" "vm1 on p1 after the isolation healed"
-assert_eq "$(cl_field p2 '.resources[] | select(.name == "vm1") | .role + " " + .vm.state + " " + (.blocked // "null")')" \
-	"primary running null" "vm1 on p2 after the isolation healed"
+# vm1 now runs on p2 and its preferred host p1 is back: with failback =
+# "manual" (cl_config's default) both hosts say it waits for a fail-back.
+assert_eq "$(cl_field p1 '.resources[] | select(.name == "vm1") | .role + " " + .disk + " " + ((.blocked // "") | contains("manual fail-back") | tostring)')" \
+	"secondary uptodate true" "vm1 on p1 after the isolation healed (blocked: waits for a manual fail-back)"
+assert_eq "$(cl_field p2 '.resources[] | select(.name == "vm1") | .role + " " + .vm.state + " " + ((.blocked // "") | contains("manual fail-back") | tostring)')" \
+	"primary running true" "vm1 on p2 after the isolation healed (blocked: waits for a manual fail-back)"
 c2=$(vm_wait_counter p2 vm1 $((VM_FIRST + 3)) 60)
 assert_eq "$(vm_last_counter p1 vm1)" "$c1_end" "p1's last counter (nothing written on p1 after the cut)"
 log "isolation healed: in sync $(_lab_since "$t0")s after; vm1 on p2 at $c2; $SAMPLES role samples, never two writable Primaries"
