@@ -446,6 +446,13 @@ void socket_option(po::options_description_easy_init add)
 	    "dtrbdd's control socket");
 }
 
+void config_option(po::options_description_easy_init add)
+{
+	add("config", po::value<std::string>()->value_name("PATH")
+			      ->default_value(config::kDefaultPath),
+	    "the configuration file");
+}
+
 nlohmann::json verb_request(const Invocation &inv, const char *cmd)
 {
 	nlohmann::json req{{"cmd", cmd}};
@@ -972,9 +979,7 @@ const Command kCommands[] = {
 	"dtrbdctl --verbose udev-attach /dev/vg0/vm1",
 	Command::kDevice, false,
 	[](po::options_description_easy_init add) {
-		add("config", po::value<std::string>()->value_name("PATH")
-			->default_value(config::kDefaultPath),
-		    "the configuration file");
+		config_option(add);
 		add("host", po::value<std::string>()->value_name("NAME"),
 		    "which [hosts.NAME] this is (default: the one named like "
 		    "this machine's hostname)");
@@ -1012,9 +1017,7 @@ const Command kCommands[] = {
 	"dtrbdctl check-config --json | jq -r '.mistakes[].message'",
 	Command::kNoMinor, false,
 	[](po::options_description_easy_init add) {
-		add("config", po::value<std::string>()->value_name("PATH")
-			->default_value(config::kDefaultPath),
-		    "the configuration file");
+		config_option(add);
 		json_option(add, "print the result as one JSON object");
 	},
 	run_check_config,
