@@ -188,6 +188,15 @@ dt_writer_start() {
 		--stop-file /lab/writer.stop --duration 3600 "$@"
 	# shellcheck disable=SC2034 # read by scenarios
 	DT_WRITER_ID=$LAB_BG_ID
+	# python's start-up takes seconds under TCG (tens on the debug kernel):
+	# the writer is running once it has completed a write, not before
+	local end=$((EPOCHSECONDS + 60 * $(_lab_timeout_scale))) ops
+	while :; do
+		ops=$(_dt_writer_ops "$h")
+		((${ops:-0} > 0)) && break
+		((EPOCHSECONDS < end)) || fail "the writer on $h completed no write within $((60 * $(_lab_timeout_scale)))s of its start: $(dt_writer_progress "$h")"
+		sleep 0.2
+	done
 }
 
 # dt_writer_progress HOST: the writer's last progress line (on this machine).
@@ -211,6 +220,7 @@ _dt_writer_ops() {
 # write may be stuck past the writer's bound.
 dt_assert_writing() {
 	local h=$1 m=$2 secs=$3 what=$4 w0 w1 o0 o1
+	secs=$((secs * $(_lab_timeout_scale)))	# the debug kernel is slower
 	w0=$(dt_field "$h" "$m" .written_bytes) || fail "$what: no status on $h"
 	o0=$(_dt_writer_ops "$h")
 	sleep "$secs"
