@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: a peer that breaks the protocol after the handshake (tests/vm/tools/peer.py): P_UUID_SYNC to a Primary, P_STATE Primary without the promote handshake, each refused with a log line and a disconnect, generation unchanged, no oops (issue 6, defect 8)
+# description: a peer that breaks the protocol after the handshake (tests/vm/tools/peer.py): P_UUID_SYNC to a Primary, P_STATE Primary without the promote handshake, each refused with a log line and a disconnect, generation unchanged; a Primary peer flooding writes while the disk is stalled pins at most 16 MiB; no oops (issue 6, defect 8)
 # timeout: 300
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -43,10 +43,26 @@ dt h1 secondary 0 >/dev/null
 refused state-primary 'says it is Primary without having asked'
 dt h1 disconnect 0 >/dev/null 2>&1 || true
 
-# 3. (not run yet) the 16 MiB bound on pages peer writes may pin while our
-# disk is stalled: "peer.py pin" exists, but the module refuses its first
-# write ("peer sent a bad write: sector 0 size 131072"), so the case tested
-# nothing; to be found out before it comes back (issue 6 notes).
+# 3. a Primary peer floods writes while our disk is stalled: the pages its
+# writes may pin are bounded (DTRBD_PEER_PAGES_MAX, 16 MiB), the rest waits
+# in TCP; after the disk resumes the device is still sane
+if out=$(lab_exec h1 "python3 $PEER pin 0 64 dt0" 2>&1); then
+	took=$(sed -nE 's/.*the module took in ([0-9]+) MiB.*/\1/p' <<<"$out")
+	if [[ -z "$took" ]]; then
+		bad "pin: no count in: $out"
+	elif ((took > 17)); then
+		bad "pin: the module took in $took MiB from a peer while its disk was stalled (bound 16 MiB)"
+	elif ((took < 1)); then
+		bad "pin: the module took in nothing: the case tested nothing ($out)"
+	else
+		log "$out (bound 16 MiB)"
+	fi
+else
+	bad "pin: $out"
+fi
+dt_wait h1 0 '.connection == "standalone"' 30 "standalone after the pin case"
+[[ "$(dt_field h1 0 '.role + " " + .disk')" == "secondary uptodate" ]] ||
+	bad "not Secondary, UpToDate after case 3: $(dt_field h1 0 '.role + " " + .disk')"
 
 ((${#FAILED[@]} == 0)) || fail "${#FAILED[@]} case(s) failed: ${FAILED[*]}"
 log "every hostile packet refused with a reason, no oops"

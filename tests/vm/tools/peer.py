@@ -296,7 +296,7 @@ def pin(minor, mib, dm):
         for i in range(mib * ((1 << 20) // chunk)):
             body = struct.pack(">QQII", 1000 + i, i * (chunk >> 9), chunk, 0)
             try:
-                peer.send(pkt(P["P_DATA"], body) + payload)
+                peer.send(pkt(P["P_DATA"], body + payload))  # the length covers the payload
             except OSError:
                 return
             sent[0] = (i + 1) * chunk >> 20
