@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: a peer that breaks the protocol after the handshake (tests/vm/tools/peer.py): P_UUID_SYNC to a Primary, P_STATE Primary without the promote handshake, each refused with a log line and a disconnect, generation unchanged; a Primary peer flooding writes while the disk is stalled pins at most 16 MiB; no oops (issue 6, defect 8)
+# description: a peer that breaks the protocol after the handshake (tests/vm/tools/peer.py): P_UUID_SYNC to a Primary, P_STATE Primary without the promote handshake, each refused with a log line and a disconnect, generation unchanged; a Primary peer flooding writes while the disk is stalled pins at most 16 MiB; rmmod with the device attached under a GET_DEVICE flood unloads within a few tries; no oops (issue 6, defect 8)
 # timeout: 300
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -67,6 +67,22 @@ dt_wait h1 0 '.connection == "standalone"' 30 "standalone after the pin case"
 ((${#FAILED[@]} == 0)) || fail "${#FAILED[@]} case(s) failed: ${FAILED[*]}"
 log "every hostile packet refused with a reason, no oops"
 
-# 4. (not run yet) rmmod with the device attached under a GET_DEVICE flood
-# ("peer.py flood"): rmmod failed in the first run of this case and there
-# was no time to find out why (issue 6 notes).
+# 4. rmmod with the device attached while GET_DEVICE dumps come as fast as
+# they go ("peer.py flood"): a dump in progress holds a reference on the
+# module, so one rmmod may be refused as "in use" (rmmod does not wait); a
+# few tries must unload it, the flood must see the family go, no oops
+lab_bg h1 python3 "$PEER" flood 60
+flood=$LAB_BG_ID
+sleep 1
+unloaded=0
+for try in $(seq 1 50); do
+	if lab_exec h1 "rmmod dtrbd" 2>/dev/null; then
+		unloaded=$try
+		break
+	fi
+	sleep 0.2
+done
+((unloaded > 0)) || fail "rmmod dtrbd with a device attached under a GET_DEVICE flood: refused 50 times"
+lab_bg_wait h1 "$flood" 90 || fail "peer.py flood: $(cat "$(lab_bg_log h1 "$flood")")"
+log "rmmod under a GET_DEVICE flood: unloaded at try $unloaded; flood: $(tail -n 1 "$(lab_bg_log h1 "$flood")")"
+lab_exec h1 "! lsmod | grep -q '^dtrbd '" || fail "dtrbd still loaded after rmmod"
