@@ -897,12 +897,15 @@ const Command kCommands[] = {
 },
 {
 	"down", "down [NAME]",
-	"ask dtrbdd to stop resource NAME (or every resource) on this host",
+	"ask dtrbdd to put this host on standby for NAME (or every resource)",
 	"dtrbdd shuts the domain down cleanly (ACPI, then destroy after the\n"
-	"shutdown timeout) if it runs here, demotes the device, disconnects and\n"
-	"detaches it, and stops managing the resource on this host until 'up'.\n"
-	"The peer keeps its copy; it does not take over a resource that was\n"
-	"taken down on purpose.",
+	"shutdown timeout) if it runs here, demotes the device, and takes no\n"
+	"role for the resource on this host until 'up'. The device stays\n"
+	"attached and connected as a Secondary, so this copy stays current and\n"
+	"'up' needs no resync. The other host, if it is up for the resource and\n"
+	"UpToDate, takes it over (promotes, starts the domain); 'down' on both\n"
+	"hosts leaves it running nowhere (the daemon keeps the devices\n"
+	"connected: it reconnects whatever is disconnected by hand).",
 	"dtrbdctl down vm1\n"
 	"dtrbdctl down          # every resource, e.g. before maintenance",
 	Command::kOptionalName, false,
