@@ -1,12 +1,12 @@
 #!/bin/bash
-# description: pull the Primary's power mid-stream of acknowledged O_DIRECT|O_DSYNC records, 5 times with different timing: the promoted Secondary has every acknowledged record; the old Primary resyncs as target (activity-log extents only) and both are identical
+# description: pull the Primary's power mid-stream of acknowledged O_DIRECT|O_DSYNC records, 3 times with different timing (DTRBD_CRASH_ROUNDS for more): the promoted Secondary has every acknowledged record; the old Primary resyncs as target (activity-log extents only) and both are identical
 # timeout: 900
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 REC="$DT_TOP/tests/vm/tools/recwriter.py"
-ROUNDS=${DTRBD_CRASH_ROUNDS:-5}
+ROUNDS=${DTRBD_CRASH_ROUNDS:-3}
 
 dt_start 2
 dt_setup_pair h1 h2 0

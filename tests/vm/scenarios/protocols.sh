@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: protocols A, B and C each carry 1 MiB writes and flushes without losing the connection, and replicate a fio crc32c verify workload correctly (verified on the other host after a role switch)
+# description: protocols A, B and C each carry 1 MiB writes and flushes without losing the connection, and replicate a fio crc32c verify workload of mixed sizes (4-128 KiB) correctly (verified on the other host after a role switch)
 # timeout: 900
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -22,7 +22,7 @@ for proto in A B C; do
 		fail "protocol $proto: sequential and fsync writes on $primary"
 	assert_eq "$(dt_field "$primary" 0 .connection)" connected "protocol $proto: connection after large writes and flushes"
 	job="--name=p$proto --filename=/dev/dtrbd0 --direct=1 --ioengine=libaio --iodepth=16"
-	job+=" --rw=randwrite --bsrange=4k-64k --size=32M --offset=$(( (RANDOM % 4) * 32 ))M"
+	job+=" --rw=randwrite --bsrange=4k-128k --size=32M --offset=$(( (RANDOM % 4) * 32 ))M"
 	job+=" --verify=crc32c --randrepeat=1 --random_generator=tausworthe64 --verify_fatal=1"
 	lab_exec "$primary" "fio $job --do_verify=0 >/lab/fio-$proto.log 2>&1" ||
 		fail "protocol $proto: fio write on $primary: $(tail -n 3 "$(lab_host_dir "$primary")/fio-$proto.log")"
