@@ -209,6 +209,15 @@ int dtrbd_recv_write(struct dtrbd_device *dev, u16 type, void *body,
 			  type == P_DATA ? "application" : "resync");
 		return -EPROTO;
 	}
+	/*
+	 * Application writes come only from a Primary peer: our grant of its
+	 * promotion (or its first P_STATE) made it one before its first
+	 * P_DATA, and its P_STATE saying Secondary follows its last.
+	 */
+	if (type == P_DATA && READ_ONCE(dev->peer_role) != DTRBD_ROLE_PRIMARY) {
+		dtrbd_err(dev, "peer sent application data but it is not Primary\n");
+		return -EPROTO;
+	}
 
 	/* bound the memory the peer can make us hold */
 	wait_event_interruptible(dev->peer_wq, dtrbd_peer_room(dev, size));

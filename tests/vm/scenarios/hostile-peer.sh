@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: a peer that breaks the protocol after the handshake (tests/vm/tools/peer.py): P_UUID_SYNC to a Primary, P_STATE Primary without the promote handshake, each refused with a log line and a disconnect, generation unchanged; a Primary peer flooding writes while the disk is stalled pins at most 16 MiB; rmmod with the device attached under a GET_DEVICE flood unloads within a few tries; no oops (issue 6, defect 8)
+# description: a peer that breaks the protocol after the handshake (tests/vm/tools/peer.py): P_UUID_SYNC to a Primary, P_STATE Primary without the promote handshake, P_DATA from a peer that is not Primary, each refused with a log line and a disconnect, generation unchanged; a Primary peer flooding writes while the disk is stalled pins at most 16 MiB; rmmod with the device attached under a GET_DEVICE flood unloads within a few tries; no oops (issue 6, defect 8)
 # timeout: 300
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -43,7 +43,15 @@ dt h1 secondary 0 >/dev/null
 refused state-primary 'says it is Primary without having asked'
 dt h1 disconnect 0 >/dev/null 2>&1 || true
 
-# 3. a Primary peer floods writes while our disk is stalled: the pages its
+# 3. an application write from a peer that never became Primary: refused,
+# and not written (the first 4 KiB of the disk are unchanged)
+before=$(lab_exec h1 "dd if=/dev/mapper/dt0 bs=4k count=1 iflag=direct status=none | sha256sum")
+refused data-secondary 'peer sent application data but it is not Primary'
+after=$(lab_exec h1 "dd if=/dev/mapper/dt0 bs=4k count=1 iflag=direct status=none | sha256sum")
+[[ "$before" == "$after" ]] || bad "data-secondary: the refused write reached the disk"
+dt h1 disconnect 0 >/dev/null 2>&1 || true
+
+# 4. a Primary peer floods writes while our disk is stalled: the pages its
 # writes may pin are bounded (DTRBD_PEER_PAGES_MAX, 16 MiB), the rest waits
 # in TCP; after the disk resumes the device is still sane
 if out=$(lab_exec h1 "python3 $PEER pin 0 64 dt0" 2>&1); then
@@ -62,12 +70,12 @@ else
 fi
 dt_wait h1 0 '.connection == "standalone"' 30 "standalone after the pin case"
 [[ "$(dt_field h1 0 '.role + " " + .disk')" == "secondary uptodate" ]] ||
-	bad "not Secondary, UpToDate after case 3: $(dt_field h1 0 '.role + " " + .disk')"
+	bad "not Secondary, UpToDate after case 4: $(dt_field h1 0 '.role + " " + .disk')"
 
 ((${#FAILED[@]} == 0)) || fail "${#FAILED[@]} case(s) failed: ${FAILED[*]}"
 log "every hostile packet refused with a reason, no oops"
 
-# 4. rmmod with the device attached while GET_DEVICE dumps come as fast as
+# 5. rmmod with the device attached while GET_DEVICE dumps come as fast as
 # they go ("peer.py flood"): a dump in progress holds a reference on the
 # module, so one rmmod may be refused as "in use" (rmmod does not wait); a
 # few tries must unload it, the flood must see the family go, no oops

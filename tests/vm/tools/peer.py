@@ -22,6 +22,7 @@ device MINOR attached (Secondary, UpToDate).
         uuid-sync-primary  P_UUID_SYNC while the device is Primary
         state-primary      P_STATE saying Primary, no P_PROMOTE_REQ first
         uuid-sync-syncing  P_UUID_SYNC while we claim a resync runs
+        data-secondary     P_DATA (4 KiB at sector 0) while we are Secondary
   peer.py pin MINOR MIB DM
       connect, become Primary the proper way (P_PROMOTE_REQ, granted, then
       P_STATE: the module must accept that), suspend the device-mapper
@@ -247,6 +248,11 @@ def hostile(minor, case):
                                             sync=SYNC["DTRBD_SYNC_TARGET"])))
         time.sleep(0.5)
         peer.send(pkt(P["P_UUID_SYNC"], struct.pack(">Q", 0x1234567890abcdef)))
+    elif case == "data-secondary":
+        # an application write from a peer that is Secondary (it never
+        # asked to be Primary): the module must refuse it, not write it
+        body = struct.pack(">QQII", 77, 0, 4096, 0)
+        peer.send(pkt(P["P_DATA"], body + b"\x5a" * 4096))
     elif case == "state-primary":
         peer.send(pkt(P["P_STATE"], p_state("DTRBD_ROLE_PRIMARY",
                                             "DTRBD_DISK_UPTODATE", st["size"],
