@@ -78,9 +78,11 @@ dt_field() {
 	jq -r "$3" <<<"$out"
 }
 
-# dt_wait HOST MINOR JQ-CONDITION SECS [WHAT]: poll until the condition holds.
+# dt_wait HOST MINOR JQ-CONDITION SECS [WHAT]: poll until the condition holds
+# (SECS times the time scale: 3 on the debug kernel).
 dt_wait() {
 	local h=$1 m=$2 cond=$3 secs=$4 what=${5:-$3} end out
+	secs=$((secs * $(_lab_timeout_scale)))	# the debug kernel is slower
 	end=$((EPOCHSECONDS + secs))
 	while :; do
 		out=$(dt "$h" status "$m" --json 2>/dev/null) &&

@@ -6,7 +6,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
-dt_start 2 --disk-mib 48
+# 640 MiB: KASAN's shadow and the debug kernel's boot grow with memory
+dt_start 2 --disk-mib 48 --mem 640
+BOUND=$((30 * $(_lab_timeout_scale)))
 dt_setup_pair h1 h2 0
 log "initial sync done; h1 Primary, h2 Secondary"
 
@@ -20,7 +22,7 @@ log "8 MiB mirrored byte for byte"
 
 # 2. the Secondary disconnects while the Primary writes; the writes go on,
 # the reconnect resyncs what changed meanwhile (the bitmap)
-dt_writer_start h1 /dev/dtrbd0 --threads 4 --sizes 4k,16k,64k --region 16m --bound 30
+dt_writer_start h1 /dev/dtrbd0 --threads 4 --sizes 4k,16k,64k --region 16m --bound $BOUND
 dt_assert_writing h1 0 2 "writes before the disconnect"
 dt h2 disconnect 0
 dt_wait h1 0 '.connection == "standalone"' 30 "h1 standalone after h2's disconnect"
@@ -28,7 +30,7 @@ dt_assert_writing h1 0 2 "writes while disconnected"
 dt h1 disconnect 0 || true
 dt_connect_pair h1 h2 0
 dt_assert_writing h1 0 2 "writes after the reconnect"
-dt_writer_stop h1 60
+dt_writer_stop h1 $((60 * $(_lab_timeout_scale)))
 dt_wait_synced h1 h2 0 120
 assert_eq "$(dt_data_hash h2 /dev/vda 0)" "$(dt_data_hash h1 /dev/vda 0)" "backing disks differ after the bitmap resync"
 log "disconnect under writes, reconnect, resync: identical"
@@ -42,12 +44,12 @@ dt h1 primary 0
 log "roles switched there and back"
 
 # 4. pull the Secondary's power mid-write: every write completes on h1
-dt_writer_start h1 /dev/dtrbd0 --threads 4 --sizes 4k,16k,64k --region 16m --bound 30
+dt_writer_start h1 /dev/dtrbd0 --threads 4 --sizes 4k,16k,64k --region 16m --bound $BOUND
 dt_assert_writing h1 0 2 "writes before the power pull"
 lab_power_off h2
 dt_wait h1 0 '.connection == "standalone" and .in_flight == 0' 15 "standalone with nothing in flight after h2's power pull"
 dt_assert_writing h1 0 2 "writes after the power pull"
-dt_writer_stop h1 60
+dt_writer_stop h1 $((60 * $(_lab_timeout_scale)))
 log "h1 kept writing after h2 lost power"
 
 # 5. h2 returns and resyncs from h1
