@@ -315,6 +315,9 @@ void dtrbd_teardown(struct work_struct *work)
 	}
 	/* writes the peer did not confirm complete locally, out of sync */
 	dtrbd_req_conn_lost(dev);
+	/* the threads are gone and the socket is shut down */
+	if (sock_flag(conn->sock->sk, SOCK_MEMALLOC))
+		sk_clear_memalloc(conn->sock->sk);
 	if (dtrbd_bm_write(dev, false))
 		dtrbd_err(dev, "could not write the bitmap\n");
 	spin_lock_irq(&dev->lock);
@@ -490,6 +493,12 @@ int dtrbd_connect(struct dtrbd_device *dev, struct socket *sock,
 
 	/* no reclaim recursion into our own device through the socket */
 	sk->sk_allocation = GFP_NOIO;
+	/*
+	 * Writeback under memory pressure goes through this socket: it may
+	 * use the emergency reserves to make progress, as nbd's does.
+	 * Cleared by the teardown (dtrbd_teardown()).
+	 */
+	sk_set_memalloc(sk);
 	sk->sk_rcvtimeo = msecs_to_jiffies(conn->ping_ms);
 	tcp_sock_set_nodelay(sk);
 
