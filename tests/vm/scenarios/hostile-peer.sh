@@ -45,6 +45,7 @@ dt h1 disconnect 0 >/dev/null 2>&1 || true
 
 # 3. an application write from a peer that never became Primary: refused,
 # and not written (the first 4 KiB of the disk are unchanged)
+lab_expect_kernel 'peer sent application data but it is not Primary'
 before=$(lab_exec h1 "dd if=/dev/mapper/dt0 bs=4k count=1 iflag=direct status=none | sha256sum")
 refused data-secondary 'peer sent application data but it is not Primary'
 after=$(lab_exec h1 "dd if=/dev/mapper/dt0 bs=4k count=1 iflag=direct status=none | sha256sum")
