@@ -39,6 +39,7 @@
 # success), DTRBD_LAB_KVER (guest kernel), DTRBD_LAB_CACHE (initramfs cache),
 # DTRBD_LAB_EXEC_TIMEOUT (default lab_exec limit, 600 s),
 # DTRBD_LAB_BOOT_TIMEOUT (per-host boot limit, 180 s),
+# LAB_QEMU (the command that launches a guest, default qemu-system-x86_64),
 # DTRBD_LAB_HEALTH_IGNORE (ERE of kernel log lines to ignore in the health check),
 # DTRBD_LAB_DEBUG_KERNEL (1 or a cache directory: boot the debug kernel that
 # tests/vm/debug-kernel built, see _lab_debug_kernel_dir),
@@ -453,15 +454,28 @@ _lab_boot() {
 	)
 	# stdin from /dev/null; the lab lock fd is not inherited (a stray QEMU
 	# must not hold the lock forever).
+	local qemu=${LAB_QEMU:-qemu-system-x86_64} pid t
 	if [[ -n "$_LAB_LOCK_FD" ]]; then
-		qemu-system-x86_64 "${args[@]}" </dev/null >>"$hd/qemu.log" 2>&1 {_LAB_LOCK_FD}>&- &
+		"$qemu" "${args[@]}" </dev/null >>"$hd/qemu.log" 2>&1 {_LAB_LOCK_FD}>&- &
 	else
-		qemu-system-x86_64 "${args[@]}" </dev/null >>"$hd/qemu.log" 2>&1 &
+		"$qemu" "${args[@]}" </dev/null >>"$hd/qemu.log" 2>&1 &
 	fi
-	echo "$!" >"$hd/qemu.pid"
+	pid=$!
+	echo "$pid" >"$hd/qemu.pid"
 	# Disowned: bash would otherwise print "Killed" for every power pull.
-	disown "$!"
+	disown "$pid"
 	date +%s.%N >"$hd/boot.start"
+	# Until the forked shell has exec'd QEMU, its command line is bash's
+	# and _lab_running (which guards against pid reuse by the command
+	# line) would call the host dead: on a loaded machine the exec can
+	# come after the first check (CI saw "QEMU exited while booting" with
+	# an empty qemu.log). Wait for the exec, or for the process to end.
+	for ((t = 0; t < 300; t++)); do
+		grep -qaF -- "$hd/console.log" "/proc/$pid/cmdline" 2>/dev/null && return 0
+		[[ -r "/proc/$pid/stat" ]] || return 0
+		sleep 0.1
+	done
+	echo "lab: $h: QEMU was not running 30 s after its launch" >&2
 }
 
 # _lab_wait_ready HOST DEADLINE(epoch s): wait until the agent answers.
