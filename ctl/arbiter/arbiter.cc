@@ -121,6 +121,20 @@ bool vm_busy(const State &s)
 	return false;
 }
 
+// When a missing result of @f counts as failed.
+Time result_deadline(const State &s, const Inflight &f)
+{
+	switch (f.kind) {
+	case ActionKind::ShutdownVm:
+		return f.issued + s.params.shutdown_timeout + s.params.action_timeout;
+	case ActionKind::StartVm:
+	case ActionKind::DefineVm:
+		return f.issued + s.params.start_timeout;
+	default:
+		return f.issued + s.params.action_timeout;
+	}
+}
+
 // quiet: a retry of the same request whose refusal is already logged and
 // shown in `blocked`: no new log line (a partition would otherwise log two
 // lines every witness-retry for as long as it lasts).
@@ -135,6 +149,10 @@ void issue(Ctx &c, ActionKind k, const std::string &why,
 	a.deadline = deadline;
 	c.out.actions.push_back(a);
 	c.s.inflight.push_back({a.id, k, c.now, c.s.episode});
+	// Wake up when its result is due even if nothing else happens: the
+	// check in decide() ran before this action existed (a start issued in
+	// a quiet moment, whose result was lost, was never counted as failed).
+	c.at(result_deadline(c.s, c.s.inflight.back()));
 	if (!quiet)
 		c.log(why);
 }
@@ -376,6 +394,8 @@ void on_done(Ctx &c, const ActionDone &d)
 			c.log(s.kernel_refusal);
 		} else {
 			s.kernel_refusal.clear();
+			if (f.kind == ActionKind::DestroyVm)
+				s.destroyed_at = c.now;
 		}
 		break;
 	case ActionKind::ShutdownVm:
@@ -616,7 +636,13 @@ void do_give_up(Ctx &c)
 			      "wait");
 		return;
 	}
-	if (domain_up(s.vm->state)) {
+	// A start still running counts as up: its QEMU may open the device
+	// any moment (the verbs run off the daemon's thread, so the start of
+	// a failover can overlap the loss of the witness). The destroy cuts
+	// it short; the start's failure that follows changes nothing here.
+	const Inflight *starting = find_inflight(s, ActionKind::StartVm);
+	if (domain_up(s.vm->state) ||
+	    (starting && starting->issued > s.destroyed_at)) {
 		if (!busy(s, ActionKind::DestroyVm) && c.now >= s.next_kernel)
 			issue(c, ActionKind::DestroyVm,
 			      cat("destroying domain ", s.spec.domain,
@@ -923,10 +949,7 @@ void decide(Ctx &c)
 	}
 	// Lost results: after action_timeout they count as failed.
 	for (auto it = s.inflight.begin(); it != s.inflight.end();) {
-		Time limit = it->issued + s.params.action_timeout;
-		if (it->kind == ActionKind::ShutdownVm)
-			limit = it->issued + s.params.shutdown_timeout +
-				s.params.action_timeout;
+		Time limit = result_deadline(s, *it);
 		if (c.now >= limit) {
 			c.log(cat("no result for ", to_string(it->kind),
 				  " after ", secs(c.now - it->issued),

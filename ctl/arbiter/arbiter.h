@@ -203,6 +203,10 @@ struct Params {
 	Duration zombie_bound{3000};	// survivor waits after last evidence
 	Duration shutdown_timeout{60000};	// ACPI, then destroy
 	Duration action_timeout{15000};	// a result never came: failed
+	// Defining and starting a domain: libvirt returns once QEMU runs,
+	// which takes seconds on a loaded host (15-20 s in the TCG lab), so
+	// these get longer before a missing result counts as failed.
+	Duration start_timeout{120000};
 	Duration witness_retry{500};	// re-ask a refusing/unreachable witness
 	Duration reconnect_min{500};	// backoff after a lost connection
 	Duration reconnect_max{10000};
@@ -274,6 +278,9 @@ struct State {
 	Time next_attach{0};
 	Time next_witness{0};
 	Time next_kernel{0};
+	// When a destroy last succeeded: a start issued before it was cut
+	// short by it (or will find the domain off), so it counts as down.
+	Time destroyed_at{-1};
 	bool was_connected = false;
 	Time disconnected_since{0};
 	bool peer_was_alive = false;

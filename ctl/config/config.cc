@@ -514,6 +514,7 @@ void Checker::timing(const toml::table &t, Position)
 		{"ping-interval", &tm.ping_interval, Ms(DTRBD_PING_MS_MIN), Ms(DTRBD_PING_MS_MAX)},
 		{"ping-timeout", &tm.ping_timeout, Ms(DTRBD_TIMEOUT_MS_MIN), Ms(DTRBD_TIMEOUT_MS_MAX)},
 		{"shutdown-timeout", &tm.shutdown_timeout, Ms(0), Ms(3600000)},
+		{"start-timeout", &tm.start_timeout, Ms(1000), Ms(3600000)},
 	};
 	std::map<std::string, Position> at;
 	for (auto &&[k, v] : t) {

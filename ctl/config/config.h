@@ -84,6 +84,7 @@ struct Timing {
 	Ms ping_interval{1000};		// kernel keep-alive on the replication link
 	Ms ping_timeout{5000};		// kernel declares the link dead after this much silence
 	Ms shutdown_timeout{60000};	// ACPI shutdown of a VM before it is destroyed
+	Ms start_timeout{120000};	// a domain start (or define) without a result counts as failed
 };
 
 struct Config {

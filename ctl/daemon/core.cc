@@ -91,6 +91,7 @@ ab::Params params_of(const config::Config &c)
 	p.kernel_timeout = c.timing.ping_timeout;
 	p.isolation_bound = c.timing.isolation_timeout;
 	p.shutdown_timeout = c.timing.shutdown_timeout;
+	p.start_timeout = c.timing.start_timeout;
 	p.reconnect_min = c.timing.reconnect_min;
 	p.reconnect_max = c.timing.reconnect_max;
 	// The survivor waits until a silent host must have destroyed its
@@ -293,31 +294,28 @@ void Core::execute(Res &r, const ab::Action &a)
 		kernel_done(k.fail_io(c.minor));
 		break;
 	case ab::ActionKind::DefineVm:
-		if (!d_.vm) {
-			vm_done(Status::error("no VM driver is available on this host"));
-		} else if (c.domain_xml.empty()) {
-			auto s = d_.vm->state(c.domain);
-			vm_done(!s ? s.status()
-				: s->state == vm::DomainState::kMissing
-				? Status::error(str("domain ", c.domain, " is not defined on ", self_,
-						    " and ", c.name, " has no domain-xml to define it from"))
-				: Status());
-		} else {
-			auto def = d_.vm->ensure_defined(c.domain, c.domain_xml, device_of(c));
-			vm_done(def ? Status() : def.status());
-		}
-		break;
 	case ab::ActionKind::StartVm:
 	case ab::ActionKind::ShutdownVm:
-	case ab::ActionKind::DestroyVm:
-		if (!d_.vm) {
+	case ab::ActionKind::DestroyVm: {
+		vm::VmRequest req;
+		req.id = a.id;
+		req.resource = c.name;
+		req.op = a.kind == ab::ActionKind::DefineVm ? vm::VmOp::kDefine
+		       : a.kind == ab::ActionKind::StartVm ? vm::VmOp::kStart
+		       : a.kind == ab::ActionKind::ShutdownVm ? vm::VmOp::kShutdown
+		       : vm::VmOp::kDestroy;
+		req.domain = c.domain;
+		req.xml_path = c.domain_xml;
+		req.device = device_of(c);
+		req.host = self_;
+		if (d_.vm_exec)
+			d_.vm_exec->submit(std::move(req));	// on_vm_done() later
+		else if (d_.vm)
+			vm_done(vm::perform(*d_.vm, req));
+		else
 			vm_done(Status::error("no VM driver is available on this host"));
-			break;
-		}
-		vm_done(a.kind == ab::ActionKind::StartVm ? d_.vm->start(c.domain)
-			: a.kind == ab::ActionKind::ShutdownVm ? d_.vm->shutdown(c.domain)
-			: d_.vm->destroy(c.domain));
 		break;
+	}
 	case ab::ActionKind::WitnessClaim:
 	case ab::ActionKind::WitnessOutdate:
 	case ab::ActionKind::WitnessRelease:
@@ -498,6 +496,22 @@ void Core::on_connected(const std::string &resource, uint64_t id, Handshaken lin
 	// Our descriptor closes here; the kernel holds its own reference.
 	done(*r, id, std::move(st));
 	refresh_kernel(*r);
+}
+
+void Core::on_vm_done(const vm::VmResult &res)
+{
+	Res *r = find(res.resource);
+	if (!r)
+		return;
+	if (!res.status)
+		d_.log(str(res.resource, ": ", vm::to_string(res.op), " of domain ", r->cfg->domain,
+			   " failed: ", res.status.message()));
+	done(*r, res.id, res.status);
+	// As after a lifecycle event: the domain's state and, for a domain
+	// that stopped, the device's opener count changed.
+	refresh_vm(*r);
+	refresh_kernel(*r);
+	drain();
 }
 
 void Core::on_connect_failed(const std::string &resource, uint64_t id, const std::string &why)

@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "netlink/kernel.h"
 #include "vm/vm_driver.h"
+#include "vm/vm_worker.h"
 
 namespace dtrbd::daemon {
 
@@ -85,6 +86,11 @@ struct CoreDeps {
 	const Clock &clock;
 	// One line per decision (without a trailing newline).
 	std::function<void(const std::string &)> log = [](const std::string &) {};
+	// Where the VM verbs (define, start, shutdown, destroy) go so that
+	// they do not block the caller; their results come back through
+	// on_vm_done(). Null: they run on @vm synchronously (the unit tests'
+	// default). Queries (state) always use @vm.
+	vm::VmExecutor *vm_exec = nullptr;
 };
 
 class Core {
@@ -104,6 +110,7 @@ public:
 	void on_witness_done(const std::string &resource, const arbiter::ActionDone &d);
 	void on_witness_view();			// reachability or records changed
 	void on_connected(const std::string &resource, uint64_t action_id, Handshaken link);
+	void on_vm_done(const vm::VmResult &res);
 	void on_connect_failed(const std::string &resource, uint64_t action_id,
 			       const std::string &why);
 	void tick();				// at next_wakeup() (earlier is harmless)

@@ -25,6 +25,7 @@
 #include "daemon/peers.h"
 #include "netlink/netlink_kernel.h"
 #include "vm/libvirt_driver.h"
+#include "vm/vm_worker.h"
 
 using namespace dtrbd;
 using namespace dtrbd::daemon;
@@ -177,6 +178,7 @@ int run(const Options &o)
 		return refuse(st.message());
 
 	std::unique_ptr<vm::VmDriver> vmd;
+	std::unique_ptr<vm::VmWorker> vmw;
 	bool wants_vm = false;
 	for (const auto *r : cfg->resources_of(self))
 		wants_vm |= !r->domain.empty();
@@ -185,6 +187,18 @@ int run(const Options &o)
 		if (!v)
 			return refuse(v.status().message());
 		vmd = std::move(*v);
+		// The verbs run on lanes of their own with their own libvirt
+		// connections (vm/vm_worker.h): a start takes seconds, and this
+		// thread must keep the heartbeats and the witness lease going.
+		auto w = vm::VmWorker::create([&o]() -> Result<std::unique_ptr<vm::VmDriver>> {
+			auto d = vm::LibvirtDriver::create(o.libvirt_uri);
+			if (!d)
+				return d.status();
+			return std::unique_ptr<vm::VmDriver>(std::move(*d));
+		});
+		if (!w)
+			return refuse(w.status().message());
+		vmw = std::move(*w);
 	}
 
 	Kernel &k = **kernel;
@@ -211,7 +225,7 @@ int run(const Options &o)
 			return refuse(w.status().message());
 		wl = std::move(*w);
 	}
-	CoreDeps deps{k, **conns, vmd.get(), wl.get(), clock, log_line};
+	CoreDeps deps{k, **conns, vmd.get(), wl.get(), clock, log_line, vmw.get()};
 	Core core(*cfg, self, deps, params);
 	if (wl) {
 		wl->attach(&core);
@@ -280,6 +294,11 @@ int run(const Options &o)
 	if (st && vmd)
 		st = l.add(vmd->event_fd(), EPOLLIN, [&](uint32_t) {
 			core.on_vm_events(vmd->take_events());
+		});
+	if (st && vmw)
+		st = l.add(vmw->result_fd(), EPOLLIN, [&](uint32_t) {
+			for (const auto &res : vmw->take_results())
+				core.on_vm_done(res);
 		});
 	if (st)
 		st = l.add(timer->fd(), EPOLLIN, [&](uint32_t) {

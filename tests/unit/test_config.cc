@@ -155,6 +155,7 @@ handshake-timeout = "5s"
 ping-interval = "1s"
 ping-timeout = "5s"
 shutdown-timeout = "2m"
+start-timeout = "45s"
 
 [hosts.p1]
 address = "10.99.0.1"
@@ -211,6 +212,7 @@ domain = "vm4"
 	CHECK(c.timing.deadtime == Ms(800));
 	CHECK(c.timing.isolation_timeout == Ms(1500));
 	CHECK(c.timing.shutdown_timeout == Ms(120000));
+	CHECK(c.timing.start_timeout == Ms(45000));
 	CHECK(c.find_host("p1")->heartbeat.size() == 2);
 	CHECK(c.find_host("p1")->heartbeat[1].ip() == "10.99.1.1");
 	const Resource &vm1 = *c.find_resource("vm1");

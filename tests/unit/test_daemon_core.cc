@@ -806,3 +806,169 @@ TEST_CASE("daemon core: a hand-over demotes once the stopped domain's device is 
 	CHECK(rig.core->cluster()["resources"][0]["blocked"].is_null());
 	CHECK(rig.core->runaways() == 0);
 }
+
+namespace {
+
+// The VM verbs as dtrbdd runs them: off the core's thread. Requests wait
+// here until the test completes them, as a slow libvirt would.
+struct HeldExecutor : vm::VmExecutor {
+	std::vector<vm::VmRequest> submitted;
+	size_t done = 0;	// submitted[0, done) were completed
+	void submit(vm::VmRequest r) override { submitted.push_back(std::move(r)); }
+	size_t count(vm::VmOp op) const
+	{
+		return static_cast<size_t>(std::count_if(submitted.begin(), submitted.end(),
+							  [op](const auto &r) { return r.op == op; }));
+	}
+	// Completes request @i with what @vm does (or @forced when set).
+	void complete(Core &core, vm::VmDriver &drv, size_t i, std::optional<Status> forced = {})
+	{
+		REQUIRE(i < submitted.size());
+		vm::VmResult res;
+		res.id = submitted[i].id;
+		res.resource = submitted[i].resource;
+		res.op = submitted[i].op;
+		res.status = forced ? *forced : vm::perform(drv, submitted[i]);
+		core.on_vm_done(res);
+	}
+};
+
+bool logged(const std::vector<std::string> &log, const std::string &part)
+{
+	return std::any_of(log.begin(), log.end(),
+			   [&](const std::string &l) { return l.find(part) != std::string::npos; });
+}
+
+} // namespace
+
+TEST_CASE("daemon core: a start that takes long runs off the core: time goes on, one start, then it runs",
+	  "[daemon]")
+{
+	// dtrbdd blocked in libvirt's start for 15-20 s in the lab: no
+	// heartbeats, no witness keep-alives meanwhile. The verbs now go to an
+	// executor; the core must go on deciding while one runs, must not
+	// count a slow start as failed after the generic action timeout, and
+	// must not start the domain twice.
+	Rig rig;
+	HeldExecutor exec;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_PRIMARY);
+	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
+	rig.witness_record("p1", "p2");
+	rig.heard_by_witness = {"p1"};
+	rig.witness.self = "p2";
+	CoreDeps deps{rig.kernel, rig.conn, &rig.vm, &rig.witness, rig.clock,
+		      [&rig](const std::string &l) { rig.log.push_back(l); }, &exec};
+	rig.core = std::make_unique<Core>(rig.cfg, "p2", deps, params_of(rig.cfg));
+	rig.core->start();
+	rig.peer("p1", true, arbiter::Role::Primary, true);
+	rig.run_for(2s);
+	rig.primary_p1_lost();
+	rig.run_for(10s);
+
+	INFO("kernel: " << json(rig.kernel.commands()).dump() << " vm: " << json(rig.vm.calls).dump());
+	REQUIRE(rig.kernel.devices[1].role == DTRBD_ROLE_PRIMARY);
+	REQUIRE(exec.count(vm::VmOp::kStart) == 1);
+	CHECK(exec.submitted.back().op == vm::VmOp::kStart);
+	CHECK(exec.submitted.back().domain == "vm1");
+	CHECK(rig.count(rig.vm.calls, "start vm1") == 0);	// nothing ran on the core
+	// 30 s more (twice the generic action timeout): still the one start,
+	// and the core went on answering.
+	rig.run_for(30s);
+	CHECK(exec.count(vm::VmOp::kStart) == 1);
+	INFO("log: " << json(rig.log).dump());
+	CHECK_FALSE(logged(rig.log, "no result for start-domain"));
+	CHECK(rig.core->cluster()["resources"][0]["vm"]["state"] == "shut-off");
+	CHECK(rig.core->summaries().size() == 1);
+
+	exec.complete(*rig.core, rig.vm, exec.submitted.size() - 1);
+	rig.run_for(2s);
+	CHECK(rig.vm.domains["vm1"].state == vm::DomainState::kRunning);
+	CHECK(rig.core->cluster()["resources"][0]["vm"]["state"] == "running");
+	CHECK(exec.count(vm::VmOp::kStart) == 1);
+	CHECK(rig.core->runaways() == 0);
+}
+
+TEST_CASE("daemon core: a start that never reports counts as failed after start-timeout, then is tried again",
+	  "[daemon]")
+{
+	// Nothing else happens meanwhile (no heartbeat, no witness answer):
+	// the timeout must fire on its own timer. It did not: the arbiter
+	// armed the timers of the actions in flight before issuing new ones.
+	Rig rig;
+	HeldExecutor exec;
+	rig.cfg.timing.start_timeout = std::chrono::milliseconds(20000);
+	CHECK(params_of(rig.cfg).start_timeout == std::chrono::milliseconds(20000));
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
+	rig.witness_record("p1", "p2");
+	rig.heard_by_witness = {"p2"};
+	rig.witness.self = "p1";
+	CoreDeps deps{rig.kernel, rig.conn, &rig.vm, &rig.witness, rig.clock,
+		      [&rig](const std::string &l) { rig.log.push_back(l); }, &exec};
+	rig.core = std::make_unique<Core>(rig.cfg, "p1", deps, params_of(rig.cfg));
+	rig.core->start();
+	rig.peer("p2", true, arbiter::Role::Secondary, false);
+	rig.run_for(2s);
+	REQUIRE(exec.count(vm::VmOp::kStart) == 1);
+	rig.run_for(15s);
+	CHECK(exec.count(vm::VmOp::kStart) == 1);
+	rig.run_for(10s);
+	INFO("log: " << json(rig.log).dump());
+	CHECK(logged(rig.log, "no result for start-domain"));
+	CHECK(exec.count(vm::VmOp::kStart) == 2);
+	// The lost start's late result is stale: nothing waits for it.
+	exec.complete(*rig.core, rig.vm, 0);
+	exec.complete(*rig.core, rig.vm, exec.submitted.size() - 1);
+	rig.run_for(2s);
+	CHECK(rig.vm.domains["vm1"].state == vm::DomainState::kRunning);
+	CHECK(exec.count(vm::VmOp::kStart) == 2);
+	CHECK(rig.core->runaways() == 0);
+}
+
+TEST_CASE("daemon core: isolated while its domain is still starting: the start is destroyed once, then the "
+	  "device is demoted", "[daemon]")
+{
+	// With the verbs off the core's thread a start can still be running
+	// when the host finds itself cut off. The domain reads as shut off
+	// until libvirt's start returns, yet its QEMU may open the device any
+	// moment: it must be destroyed, not left to come up on a host that
+	// is giving the resource up.
+	Rig rig;
+	HeldExecutor exec;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
+	rig.witness_record("p1", "p2");
+	rig.witness.self = "p1";
+	CoreDeps deps{rig.kernel, rig.conn, &rig.vm, &rig.witness, rig.clock,
+		      [&rig](const std::string &l) { rig.log.push_back(l); }, &exec};
+	rig.core = std::make_unique<Core>(rig.cfg, "p1", deps, params_of(rig.cfg));
+	rig.core->start();
+	rig.peer("p2", true, arbiter::Role::Secondary, false);
+	rig.run_for(1s);
+	REQUIRE(exec.count(vm::VmOp::kStart) == 1);
+
+	rig.witness.reachable = false;
+	rig.core->on_witness_view();
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_STANDALONE, DTRBD_ROLE_UNKNOWN);
+	rig.kernel.devices[1].frozen = 1;
+	Event ev;
+	ev.dev = rig.kernel.devices[1];
+	rig.core->on_kernel_event(ev);
+	rig.peer("p2", false, arbiter::Role::Secondary, false);
+	rig.run_for(3s);
+	INFO("order: " << json(rig.order).dump());
+	REQUIRE(exec.count(vm::VmOp::kDestroy) == 1);
+	CHECK(rig.order == std::vector<std::string>{"kernel fail-io 1"});
+	// The destroy runs (on its own lane) while the start still hangs.
+	exec.complete(*rig.core, rig.vm, exec.submitted.size() - 1);
+	rig.run_for(3s);
+	CHECK(exec.count(vm::VmOp::kDestroy) == 1);	// once, not once per decision
+	CHECK(rig.order == std::vector<std::string>{"kernel fail-io 1", "vm destroy vm1",
+						    "kernel secondary 1"});
+	// The start, cut short, fails; nothing is started again.
+	exec.complete(*rig.core, rig.vm, 0, Status::error("domain vm1 was destroyed while it started"));
+	rig.run_for(3s);
+	CHECK(exec.count(vm::VmOp::kStart) == 1);
+	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_SECONDARY);
+	CHECK(rig.core->runaways() == 0);
+}

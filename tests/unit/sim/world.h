@@ -216,6 +216,7 @@ struct World {
 		p.zombie_bound = Duration{3000};
 		p.shutdown_timeout = Duration{5000};
 		p.action_timeout = Duration{3000};
+		p.start_timeout = Duration{6000};
 		p.witness_retry = Duration{300};
 		p.reconnect_min = Duration{300};
 		p.reconnect_max = Duration{3000};
