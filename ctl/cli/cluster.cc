@@ -78,6 +78,55 @@ std::string sync_text(const json &s)
 	return os.str();
 }
 
+// A duration in ms for humans: "3.2 s" below a minute, else "1h 02m 03s".
+std::string duration_text(const json &v)
+{
+	if (!v.is_number())
+		return "?";
+	double ms = v.get<double>();
+	if (ms < 60000) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%.1f s", ms / 1000);
+		return buf;
+	}
+	auto t = static_cast<uint64_t>(ms / 1000);
+	char buf[48];
+	if (t >= 3600)
+		snprintf(buf, sizeof(buf), "%lluh %02llum %02llus",
+			 static_cast<unsigned long long>(t / 3600),
+			 static_cast<unsigned long long>(t / 60 % 60),
+			 static_cast<unsigned long long>(t % 60));
+	else
+		snprintf(buf, sizeof(buf), "%llum %02llus", static_cast<unsigned long long>(t / 60),
+			 static_cast<unsigned long long>(t % 60));
+	return buf;
+}
+
+// "      Primary here for 1h 02m 03s" and the last failover, when known.
+std::string history_text(const json &r)
+{
+	std::ostringstream os;
+	const json up = r.value("uptime", json());
+	if (up.is_object()) {
+		os << "      Primary here for " << duration_text(up.value("primary_for_ms", json()));
+		if (up.value("since_daemon_start", false))
+			os << " (since dtrbdd started; it was Primary already)";
+		os << '\n';
+	}
+	const json f = r.value("last_failover", json());
+	if (f.is_object()) {
+		os << "      last failover " << duration_text(f.value("ago_ms", json())) << " ago: "
+		   << field(f, "reason") << "; promoted after "
+		   << duration_text(f.value("promoted_after_ms", json()));
+		const json st = f.value("domain_started_after_ms", json());
+		if (!r.value("vm", json()).is_null())
+			os << (st.is_null() ? ", domain not started yet"
+					    : ", domain started after " + duration_text(st));
+		os << " (" << field(r, "failovers") << " since dtrbdd started)\n";
+	}
+	return os.str();
+}
+
 } // namespace
 
 std::string cluster_text(const json &c)
@@ -125,6 +174,7 @@ std::string cluster_text(const json &c)
 				os << "  vm " << field(vm, "domain") << ' ' << field(vm, "state")
 				   << " on " << field(vm, "host", "no host");
 			os << '\n';
+			os << history_text(r);
 			if (r.contains("blocked") && r["blocked"].is_string())
 				os << "      blocked: " << r["blocked"].get<std::string>() << '\n';
 		}

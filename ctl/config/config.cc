@@ -286,6 +286,7 @@ private:
 	void root(const toml::table &t);
 	void witness(const toml::table &t, Position p);
 	void timing(const toml::table &t, Position p);
+	void metrics(const toml::table &t, Position p);
 	void host(const std::string &name, const toml::table &t, Position p);
 	void resource(const std::string &name, const toml::table &t, Position p);
 	// disk/meta: a string, or a table host -> path naming exactly r.hosts.
@@ -393,7 +394,7 @@ void Checker::root(const toml::table &t)
 {
 	const Position top{};
 	only_keys(t, {"secret-file", "witness", "hosts", "resources", "timing", "heartbeat-port",
-		      "control-socket", "state-dir"},
+		      "control-socket", "state-dir", "metrics"},
 		  "the top level");
 
 	const toml::node *n = nullptr;
@@ -438,6 +439,12 @@ void Checker::root(const toml::table &t)
 			wrong_type(*tm, "timing", "the top level", "a table ([timing])");
 		else
 			timing(*tm->as_table(), pos(tm->source()));
+	}
+	if (const toml::node *m = t.get("metrics")) {
+		if (!m->is_table())
+			wrong_type(*m, "metrics", "the top level", "a table ([metrics])");
+		else
+			metrics(*m->as_table(), pos(m->source()));
 	}
 
 	const toml::node *hs = t.get("hosts");
@@ -493,6 +500,28 @@ void Checker::witness(const toml::table &t, Position p)
 		else
 			cfg_.witness = Witness{*ep, pos(n->source())};
 	}
+}
+
+void Checker::metrics(const toml::table &t, Position p)
+{
+	only_keys(t, {"textfile"}, "[metrics]");
+	const toml::node *n = nullptr;
+	auto s = get_string(t, "textfile", "[metrics]", false, p, &n);
+	if (!s)
+		return;
+	// node-exporter's textfile collector reads only *.prom files: any
+	// other name would be written and never scraped.
+	constexpr std::string_view ext = ".prom";
+	if (s->empty() || (*s)[0] != '/')
+		mistake(n->source(), str("textfile '", *s, "' in [metrics] is not an absolute path; "
+					 "write it from /, e.g. \"/var/lib/prometheus/node-exporter/dtrbd.prom\""));
+	else if (s->size() <= ext.size() || s->compare(s->size() - ext.size(), ext.size(), ext) != 0 ||
+		 (*s)[s->size() - ext.size() - 1] == '/')
+		mistake(n->source(), str("textfile '", *s, "' in [metrics] does not end in .prom, so "
+					 "node-exporter's textfile collector would ignore it; name the file "
+					 "NAME.prom"));
+	else
+		cfg_.metrics = Metrics{*s, pos(n->source())};
 }
 
 void Checker::timing(const toml::table &t, Position)

@@ -87,6 +87,13 @@ struct Timing {
 	Ms start_timeout{120000};	// a domain start (or define) without a result counts as failed
 };
 
+// [metrics]: the Prometheus textfile (Documentation/dtrbdd.md,
+// "Observability").
+struct Metrics {
+	std::string textfile;			// absolute, ends in .prom; empty: off (the default)
+	Position where;
+};
+
 struct Config {
 	std::string path;			// the file it was read from
 	std::string secret_file;		// absolute (relative ones resolved against the file's directory)
@@ -96,6 +103,7 @@ struct Config {
 	std::string control_socket = kDefaultControlSocket;
 	std::string state_dir = kDefaultStateDir;
 	Timing timing;
+	Metrics metrics;
 	std::map<std::string, Host> hosts;	// by name
 	std::map<std::string, Resource> resources;	// by name
 

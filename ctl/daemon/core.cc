@@ -164,6 +164,8 @@ Core::Res *Core::find_minor(uint32_t minor)
 ab::Output Core::feed(Res &r, const ab::Event &ev)
 {
 	ab::Output out = ab::step(r.state, ev, now_ms());
+	// Before the actions run: their results may come back at once.
+	r.history.observe(r.state, ev, out, now_ms());
 	for (const auto &line : out.log)
 		d_.log(line);
 	r.blocked = out.blocked;
@@ -697,7 +699,7 @@ json Core::resource_json(const Res &r) const
 	auto opt = [](const std::optional<std::string> &s) {
 		return s ? json(*s) : json(nullptr);
 	};
-	return {
+	json out = {
 		{"name", c.name},
 		{"minor", c.minor},
 		{"primary", primary},
@@ -713,6 +715,8 @@ json Core::resource_json(const Res &r) const
 		{"warning", opt(r.warning)},
 		{"phase", ab::summary(r.state).phase},
 	};
+	r.history.to_json(out, now_ms());
+	return out;
 }
 
 json Core::cluster() const
@@ -742,6 +746,61 @@ json Core::cluster() const
 		resources.push_back(resource_json(r));
 	return {{"host", self_}, {"hosts", hosts}, {"witness", witness},
 		{"resources", resources}};
+}
+
+// ---- observability --------------------------------------------------------------
+
+metrics::Snapshot Core::metrics_snapshot() const
+{
+	using std::chrono::duration;
+	auto secs = [](ab::Time t) { return duration<double>(t).count(); };
+	ab::Time now = now_ms();
+	metrics::Snapshot s;
+	for (const auto &[name, h] : cfg_.hosts) {
+		if (name == self_)
+			continue;
+		metrics::Snapshot::Peer p;
+		p.name = name;
+		auto hv = hosts_.find(name);
+		p.alive = hv != hosts_.end() && hv->second.alive;
+		for (size_t i = 0; i < h.heartbeat.size(); i++) {
+			metrics::Snapshot::Link l;
+			l.peer = name;
+			l.address = h.heartbeat[i].ip();
+			if (hv != hosts_.end() && i < hv->second.link_heard.size() &&
+			    hv->second.link_heard[i])
+				l.last_heard_seconds = secs(now - *hv->second.link_heard[i]);
+			p.links.push_back(std::move(l));
+		}
+		s.peers.push_back(std::move(p));
+	}
+	for (const auto &[name, r] : res_) {
+		metrics::Snapshot::Resource m;
+		m.name = name;
+		m.attached = r.dev.has_value();
+		if (r.dev) {
+			m.role = role_name(r.dev->role);
+			m.connection = conn_name(r.dev->conn);
+			m.disk = disk_name(r.dev->disk);
+			m.peer_disk = disk_name(r.dev->peer_disk);
+			m.frozen = r.dev->frozen.value_or(0) != 0;
+			m.out_of_sync_bytes = r.dev->oos_bytes;
+			m.resync_rate_bytes = r.dev->sync_rate;
+		}
+		const FailoverLog &f = r.history;
+		m.failovers = f.total();
+		if (f.primary_since())
+			m.primary_seconds = secs(now - *f.primary_since());
+		if (f.last()) {
+			const auto &l = *f.last();
+			ab::Time end = r.cfg->domain.empty() ? l.promoted
+				     : l.domain_started.value_or(ab::Time{-1});
+			if (end >= l.declared_dead)
+				m.last_failover_seconds = secs(end - l.declared_dead);
+		}
+		s.resources.push_back(std::move(m));
+	}
+	return s;
 }
 
 } // namespace dtrbd::daemon

@@ -22,6 +22,8 @@
 #include "common/clock.h"
 #include "common/fd.h"
 #include "config/config.h"
+#include "daemon/failover_log.h"
+#include "daemon/metrics.h"
 #include "netlink/kernel.h"
 #include "vm/vm_driver.h"
 #include "vm/vm_worker.h"
@@ -142,6 +144,10 @@ public:
 	// How often the guard tripped since start (for tests and `cluster`).
 	uint64_t runaways() const { return runaways_; }
 
+	// What the metrics textfile shows (daemon/metrics.h); the caller
+	// fills in what the core does not know (start time, up).
+	metrics::Snapshot metrics_snapshot() const;
+
 private:
 	struct Res {
 		const config::Resource *cfg = nullptr;
@@ -155,6 +161,8 @@ private:
 		arbiter::Time burst_at{-1};
 		int burst_n = 0;
 		arbiter::Time hold_until{0};
+		// Uptime and failovers here, for `cluster` and the metrics.
+		FailoverLog history;
 	};
 
 	arbiter::Time now_ms() const;

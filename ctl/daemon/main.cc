@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "daemon/core.h"
 #include "daemon/lock.h"
 #include "daemon/loop.h"
+#include "daemon/metrics.h"
 #include "daemon/peers.h"
 #include "netlink/netlink_kernel.h"
 #include "vm/libvirt_driver.h"
@@ -308,6 +310,34 @@ int run(const Options &o)
 	if (!st)
 		return refuse(st.message());
 
+	// [metrics] textfile: rewritten once a second when its text changed
+	// (the last-heard ages change every second while a peer is heard).
+	const double started_at = std::chrono::duration<double>(
+		std::chrono::system_clock::now().time_since_epoch()).count();
+	std::optional<metrics::TextfileWriter> prom;
+	std::optional<Timer> prom_timer;
+	auto write_metrics = [&](bool up) {
+		metrics::Snapshot snap = core.metrics_snapshot();
+		snap.up = up;
+		snap.start_time_seconds = started_at;
+		if (auto err = prom->update(metrics::render(snap)))
+			log_line(*err);
+	};
+	if (!cfg->metrics.textfile.empty()) {
+		prom.emplace(cfg->metrics.textfile);
+		auto t = Timer::make();
+		if (!t)
+			return refuse(t.status().message());
+		prom_timer.emplace(std::move(*t));
+		if (Status ts = prom_timer->arm(std::chrono::seconds(1), std::chrono::seconds(1)); !ts)
+			return refuse(ts.message());
+		if (Status ts = l.add(prom_timer->fd(), EPOLLIN, [&](uint32_t) {
+			    prom_timer->consume();
+			    write_metrics(true);
+		    }); !ts)
+			return refuse(ts.message());
+	}
+
 	auto ctl = ControlServer::make(l, cfg->control_socket, [&](const nlohmann::json &req) {
 		return core.handle(req);
 	});
@@ -318,6 +348,8 @@ int run(const Options &o)
 		     cfg->control_socket));
 	core.start();
 	rearm();
+	if (prom)
+		write_metrics(true);
 	// systemd Type=notify; without NOTIFY_SOCKET this does nothing.
 	sd_notify(0, "READY=1");
 	log_line(str("ready on ", self, ": heartbeat on UDP port ", cfg->heartbeat_port,
@@ -326,6 +358,12 @@ int run(const Options &o)
 				  : std::string(", no witness (no automatic failover)")));
 	st = l.run();
 	sd_notify(0, "STOPPING=1");
+	if (prom) {
+		// Say that nobody updates the file any more (a crash leaves it
+		// as it was: its age, node_textfile_mtime_seconds, tells).
+		l.remove(prom_timer->fd());
+		write_metrics(false);
+	}
 	if (!st)
 		return refuse(st.message());
 	return 0;

@@ -494,7 +494,7 @@ TEST_CASE("config: load_or_refuse counts the other mistakes", "[config]")
 	REQUIRE_FALSE(r.ok());
 	CHECK(r.status().message() == path + ":1:1: unknown key 'a' in the top level; the keys allowed there "
 					    "are secret-file, witness, hosts, resources, timing, heartbeat-port, "
-					    "control-socket, state-dir (and 2 more; see them all with 'dtrbdctl "
+					    "control-socket, state-dir, metrics (and 2 more; see them all with 'dtrbdctl "
 					    "check-config --config " + path + "')");
 }
 
@@ -556,7 +556,7 @@ TEST_CASE("dtrbdctl check-config prints every mistake or the summary", "[config]
 	CHECK(r.rc == 1);
 	CHECK(r.out == path + ":2:1: unknown key 'bogus' in the top level; the keys allowed there are "
 			      "secret-file, witness, hosts, resources, timing, heartbeat-port, control-socket, "
-			      "state-dir\n" +
+			      "state-dir, metrics\n" +
 			      path + ":8:9: minor 300 of resource vm1 is out of range; use 0 to 255\n");
 	CHECK(r.err == "dtrbdctl: " + path + " has 2 mistakes; fix them and run check-config again\n");
 

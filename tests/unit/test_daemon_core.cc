@@ -432,6 +432,25 @@ TEST_CASE("daemon core: the peer dies -> witness, promotion, then the domain sta
 	CHECK(r["primary"] == "p2");
 	CHECK(r["vm"]["host"] == "p2");
 	CHECK(rig.core->cluster()["hosts"][0]["alive"] == false);
+
+	// The failover is recorded: why, and its times on the fake clock.
+	INFO("resource: " << r.dump());
+	CHECK(r["failovers"] == 1);
+	REQUIRE(r["last_failover"].is_object());
+	CHECK(r["last_failover"]["peer"] == "p1");
+	CHECK(r["last_failover"]["reason"] ==
+	      "p1 dead, witness granted epoch " + std::to_string(rec->epoch));
+	CHECK(r["last_failover"]["ago_ms"].get<int64_t>() <= 15000);
+	CHECK(r["last_failover"]["promoted_after_ms"].get<int64_t>() > 0);
+	CHECK(r["last_failover"]["domain_started_after_ms"].get<int64_t>() >=
+	      r["last_failover"]["promoted_after_ms"].get<int64_t>());
+	REQUIRE(r["uptime"].is_object());
+	CHECK(r["uptime"]["since_daemon_start"] == false);
+	auto snap = rig.core->metrics_snapshot();
+	REQUIRE(snap.resources.size() == 1);
+	CHECK(snap.resources[0].failovers == 1);
+	CHECK(metrics::render(snap).find("\ndtrbd_failovers_total{resource=\"vm1\"} 1\n") !=
+	      std::string::npos);
 }
 
 TEST_CASE("daemon core: a witness with no record gets one from the connected, in-sync pair; the Primary then holds it",
