@@ -231,11 +231,13 @@ struct Rig {
 	Rig() { g_order = &order; }
 	~Rig() { g_order = nullptr; }
 
-	void make(const std::string &self)
+	// @exec: the VM verbs go there (as in dtrbdd) instead of running on
+	// the fake hypervisor at once.
+	void make(const std::string &self, vm::VmExecutor *exec = nullptr)
 	{
 		witness.self = self;
 		CoreDeps deps{kernel, conn, &vm, &witness, clock,
-			      [this](const std::string &l) { log.push_back(l); }};
+			      [this](const std::string &l) { log.push_back(l); }, exec};
 		core = std::make_unique<Core>(cfg, self, deps, params_of(cfg));
 	}
 
@@ -874,10 +876,7 @@ TEST_CASE("daemon core: a start that takes long runs off the core: time goes on,
 	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
 	rig.witness_record("p1", "p2");
 	rig.heard_by_witness = {"p1"};
-	rig.witness.self = "p2";
-	CoreDeps deps{rig.kernel, rig.conn, &rig.vm, &rig.witness, rig.clock,
-		      [&rig](const std::string &l) { rig.log.push_back(l); }, &exec};
-	rig.core = std::make_unique<Core>(rig.cfg, "p2", deps, params_of(rig.cfg));
+	rig.make("p2", &exec);
 	rig.core->start();
 	rig.peer("p1", true, arbiter::Role::Primary, true);
 	rig.run_for(2s);
@@ -921,10 +920,7 @@ TEST_CASE("daemon core: a start that never reports counts as failed after start-
 	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
 	rig.witness_record("p1", "p2");
 	rig.heard_by_witness = {"p2"};
-	rig.witness.self = "p1";
-	CoreDeps deps{rig.kernel, rig.conn, &rig.vm, &rig.witness, rig.clock,
-		      [&rig](const std::string &l) { rig.log.push_back(l); }, &exec};
-	rig.core = std::make_unique<Core>(rig.cfg, "p1", deps, params_of(rig.cfg));
+	rig.make("p1", &exec);
 	rig.core->start();
 	rig.peer("p2", true, arbiter::Role::Secondary, false);
 	rig.run_for(2s);
@@ -957,10 +953,7 @@ TEST_CASE("daemon core: isolated while its domain is still starting: the start i
 	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
 	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
 	rig.witness_record("p1", "p2");
-	rig.witness.self = "p1";
-	CoreDeps deps{rig.kernel, rig.conn, &rig.vm, &rig.witness, rig.clock,
-		      [&rig](const std::string &l) { rig.log.push_back(l); }, &exec};
-	rig.core = std::make_unique<Core>(rig.cfg, "p1", deps, params_of(rig.cfg));
+	rig.make("p1", &exec);
 	rig.core->start();
 	rig.peer("p2", true, arbiter::Role::Secondary, false);
 	rig.run_for(1s);
