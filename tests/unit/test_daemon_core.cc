@@ -984,3 +984,22 @@ TEST_CASE("daemon core: isolated while its domain is still starting: the start i
 	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_SECONDARY);
 	CHECK(rig.core->runaways() == 0);
 }
+
+TEST_CASE("daemon core: while its domain starts, a connected Primary still creates the witness record",
+	  "[daemon]")
+{
+	Rig rig;
+	HeldExecutor exec;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
+	rig.heard_by_witness = {"p2"};
+	rig.make("p1", &exec);
+	rig.core->start();
+	rig.peer("p2", true, arbiter::Role::Secondary, false);
+	rig.run_for(5s);
+	INFO("log: " << json(rig.log).dump());
+	REQUIRE(exec.count(vm::VmOp::kStart) == 1);
+	const witness::Record *rec = rig.witness.state.record("vm1");
+	REQUIRE(rec);
+	CHECK(rec->holder == "p1");
+}
