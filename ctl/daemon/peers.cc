@@ -231,8 +231,14 @@ void WitnessLink::deliver(const std::vector<witness::ClientResult> &rs)
 			       std::chrono::duration_cast<std::chrono::milliseconds>(client_->lease()).count(),
 			       " ms)")
 			 : str("witness ", address_, " is unreachable: no answer for half its lease"));
-	if (now != reachable_ || !rs.empty()) {
+	// A keep-alive answer that changed a record (or told us for the first
+	// time that the witness has none) must reach the arbiters too: the
+	// lab's failback found a healthy pair that never created its record,
+	// because first contact waits for "the witness has no record", which
+	// only keep-alives report.
+	if (now != reachable_ || !rs.empty() || client_->records_version() != records_seen_) {
 		reachable_ = now;
+		records_seen_ = client_->records_version();
 		core_->on_witness_view();
 	}
 }

@@ -77,6 +77,7 @@ private:
 	std::unique_ptr<witness::WitnessClient> client_;
 	std::optional<Timer> timer_;
 	bool reachable_ = false;
+	uint64_t records_seen_ = 0;	// client_->records_version() last delivered
 	std::function<void(const std::string &)> log_ = [](const std::string &) {};
 };
 

@@ -119,8 +119,13 @@ std::vector<ClientResult> WitnessClient::receive(std::span<const uint8_t> datagr
 		transmit(*inflight_, true);	// same request, new session and seq
 		return out;
 	}
-	for (const WireRecord &wr : p->records)
-		records_[wr.name] = wr.record;
+	for (const WireRecord &wr : p->records) {
+		auto it = records_.find(wr.name);
+		if (it == records_.end() || it->second != wr.record) {
+			records_[wr.name] = wr.record;
+			records_version_++;
+		}
+	}
 	if (!inflight_->keepalive) {
 		ClientResult r;
 		r.id = inflight_->id;

@@ -81,6 +81,10 @@ public:
 	// The witness's record of a resource as last learned: absent key =
 	// never learned; nullopt value = the witness has no record.
 	const std::map<std::string, std::optional<Record>> &records() const { return records_; }
+	// Bumped whenever records() changes, by any answer (keep-alives too:
+	// they are how a resource the witness has no record of first becomes
+	// known, and nothing else reports that).
+	uint64_t records_version() const { return records_version_; }
 	size_t pending() const { return queue_.size() + (inflight_ && !inflight_->keepalive ? 1 : 0); }
 
 private:
@@ -110,6 +114,7 @@ private:
 	std::optional<Clock::time_point> last_answer_;
 	Clock::duration lease_;
 	std::map<std::string, std::optional<Record>> records_;
+	uint64_t records_version_ = 0;
 };
 
 } // namespace dtrbd::witness

@@ -348,3 +348,28 @@ TEST_CASE("witness: restart keeps the records, new sessions, a lease of patience
 	t.run(100ms);
 	CHECK(t.result(4).granted);
 }
+
+TEST_CASE("witness: keep-alive answers that change what the client knows bump records_version", "[witness]")
+{
+	// dtrbdd tells its arbiters about the witness's records when this
+	// changes. Before, only request results and reachability changes did,
+	// so "the witness has no record of vm2" learned from a keep-alive
+	// never reached the arbiter, and a healthy pair never created the
+	// record (the failback lab scenario: p2 could not fail vm2 over).
+	Setup t;
+	t.c1.set_resources({"vm1"});
+	t.c2.set_resources({"vm1"});
+	CHECK(t.c1.records_version() == 0);
+	t.run(100ms);
+	REQUIRE(t.c1.records().count("vm1"));
+	uint64_t v = t.c1.records_version();
+	CHECK(v == 1);			// learned: no record yet
+	t.run(2s);			// the same answers again and again
+	CHECK(t.c1.records_version() == v);
+	// p2 creates the record: p1 learns it from its next keep-alive.
+	t.c2.submit(1, Op::Uptodate, "vm1", "p1");
+	t.run(1s);
+	REQUIRE(t.result(1).granted);
+	REQUIRE(t.c1.records().at("vm1"));
+	CHECK(t.c1.records_version() == v + 1);
+}
