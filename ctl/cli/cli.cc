@@ -944,13 +944,15 @@ const Command kCommands[] = {
 	"link, the time since it was last heard; the witness and whether it is\n"
 	"reachable; and per resource its minor, which host is Primary, the local\n"
 	"role, disk and peer disk states, the connection, whether writes are\n"
-	"frozen, resync progress, the domain with its state and host, and\n"
-	"'blocked': why the daemon refuses to act, when it does. With --json,\n"
-	"one object with the keys host, hosts[] (name, alive, links[] (address,\n"
+	"frozen, resync progress, the domain with its state and host,\n"
+	"'blocked': why the daemon refuses to act, when it does, how long the\n"
+	"resource has been Primary here and its last failover (how long ago,\n"
+	"why, and how long promotion and domain start took). With --json, one\n"
+	"object with the keys host, hosts[] (name, alive, links[] (address,\n"
 	"last_heard_ms)), witness (address, reachable), resources[] (name,\n"
 	"minor, primary, role, disk, peer_disk, connection, frozen, sync, vm\n"
-	"(domain, state, host), blocked); Documentation/dtrbdctl.md describes\n"
-	"each.",
+	"(domain, state, host), blocked, uptime, failovers, last_failover);\n"
+	"Documentation/dtrbdctl.md describes each.",
 	"dtrbdctl cluster\n"
 	"dtrbdctl cluster --json | jq -r '.resources[] | select(.blocked) | .blocked'",
 	Command::kNoMinor, false,
