@@ -218,6 +218,7 @@ struct dtrbd_device {
 	struct list_head deferred;	/* [L] */
 	struct work_struct submit_work;
 	struct work_struct io_error_work;	/* the backing disk failed */
+	struct work_struct closed_work;	/* the last opener went: event */
 
 	struct mutex state_mutex;
 	spinlock_t lock;

@@ -71,10 +71,37 @@ static int dtrbd_open(struct block_device *bdev, fmode_t mode)
 static void dtrbd_release(struct gendisk *disk, fmode_t mode)
 {
 	struct dtrbd_device *dev = disk->private_data;
+	bool last;
 
 	spin_lock_irq(&dev->lock);
-	dev->open_count--;
+	last = !--dev->open_count;
 	spin_unlock_irq(&dev->lock);
+	/*
+	 * Tell userspace the device can be demoted or detached now (dtrbdd
+	 * waits for that in a hand-over). Not from here: disk->open_mutex is
+	 * held, and an event takes locks of its own. The work holds a
+	 * reference; detach cancels it (no release can follow detach's
+	 * check of open_count, since open refuses once removing is set).
+	 */
+	if (last) {
+		kref_get(&dev->kref);
+		if (!queue_work(dtrbd_wq, &dev->closed_work))
+			dtrbd_dev_put(dev);	/* already queued: never the last */
+	}
+}
+
+static void dtrbd_closed_work(struct work_struct *work)
+{
+	struct dtrbd_device *dev = container_of(work, struct dtrbd_device,
+						closed_work);
+	bool removing;
+
+	spin_lock_irq(&dev->lock);
+	removing = dev->removing;
+	spin_unlock_irq(&dev->lock);
+	if (!removing)
+		dtrbd_notify(dev, DTRBD_EV_CLOSED, NULL);
+	dtrbd_dev_put(dev);
 }
 
 static const struct block_device_operations dtrbd_fops = {
@@ -335,6 +362,7 @@ int dtrbd_attach(unsigned int minor, const char *path, const char *meta_path,
 	INIT_DELAYED_WORK(&dev->req_timer, dtrbd_req_timer);
 	INIT_WORK(&dev->submit_work, dtrbd_submit_work);
 	INIT_WORK(&dev->io_error_work, dtrbd_io_error_work);
+	INIT_WORK(&dev->closed_work, dtrbd_closed_work);
 	atomic_set(&dev->nr_reqs, 0);
 	atomic_set(&dev->peer_pages, 0);
 	dev->role = DTRBD_ROLE_SECONDARY;
@@ -502,6 +530,8 @@ int dtrbd_detach(struct dtrbd_device *dev, struct netlink_ext_ack *extack)
 	/* a clean stop: bitmap on disk, nothing hot, not Primary */
 	flush_work(&dev->submit_work);
 	flush_work(&dev->io_error_work);
+	if (cancel_work_sync(&dev->closed_work))
+		dtrbd_dev_put(dev);	/* the pending event's reference */
 	mutex_lock(&dev->state_mutex);
 	if (dtrbd_bm_write(dev, false) || dtrbd_al_clear(dev))
 		dtrbd_warn(dev, "could not write the bitmap and activity log\n");

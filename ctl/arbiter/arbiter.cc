@@ -794,7 +794,8 @@ void do_hand_over(Ctx &c)
 				    s.spec.minor, " is held open by ",
 				    k.open_count, " opener(s) after the domain "
 				    "stopped; close them"));
-			// No event comes when an opener closes: look again.
+			// The module's "closed" event wakes us; a module
+			// without it does not: look again anyway.
 			c.at(c.now + s.params.kernel_retry);
 			return;
 		}

@@ -64,7 +64,7 @@
 //   event    "attached" | "detached" | "role" | "connected" |
 //            "disconnected" | "peer" | "sync_started" | "sync_finished" |
 //            "disk" | "verify_started" | "verify_finished" | "split_brain" |
-//            "io_error" | "frozen" | "resumed" | "io_failed" | "none" |
+//            "io_error" | "frozen" | "resumed" | "io_failed" | "closed" | "none" |
 //            "unknown"
 //   reason   string or null
 //   time     ISO 8601 UTC with milliseconds, when dtrbdctl received it
@@ -273,11 +273,11 @@ std::string disk_name(std::optional<uint8_t> v)
 
 std::string event_name(std::optional<uint8_t> v)
 {
-	static constexpr std::array<const char *, 17> names{
+	static constexpr std::array<const char *, 18> names{
 		"none", "attached", "detached", "role", "connected",
 		"disconnected", "peer", "sync_started", "sync_finished", "disk",
 		"verify_started", "verify_finished", "split_brain", "io_error",
-		"frozen", "resumed", "io_failed"};
+		"frozen", "resumed", "io_failed", "closed"};
 	return name_of(names, v);
 }
 

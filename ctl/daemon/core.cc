@@ -416,10 +416,13 @@ void Core::on_vm_events(const std::vector<vm::VmEvent> &evs)
 		for (auto &[n, r] : res_)
 			touched.push_back(&r);
 	}
-	// A domain that stopped has closed its device, and the module sends no
-	// event when the last opener goes: read the device again too, or an
-	// arbiter waiting for open_count 0 (a hand-over's demote) waits for ever
-	// (the failback lab scenario found p2 stuck so).
+	// A domain that stopped has closed its device: read the device again
+	// too. The module's "closed" event for the last close comes from a
+	// work item, possibly before QEMU has closed it (then this read sees
+	// the opener still) or after; a module older than that event sends
+	// none, and an arbiter waiting for open_count 0 (a hand-over's demote)
+	// would wait for its retry timer (the failback lab scenario once found
+	// p2 stuck for ever, before that timer existed).
 	for (Res *r : touched) {
 		refresh_vm(*r);
 		refresh_kernel(*r);
@@ -528,9 +531,9 @@ void Core::on_connect_failed(const std::string &resource, uint64_t id, const std
 void Core::tick()
 {
 	ab::Time now = now_ms();
-	// A due timer re-reads the device (which also steps the arbiter):
-	// what the module reports no event for (an opener closing) is seen
-	// at the arbiter's next wake-up.
+	// A due timer re-reads the device (which also steps the arbiter): what
+	// the module reports no event for (an opener closing, on a module
+	// older than the "closed" event) is seen at the arbiter's next wake-up.
 	for (auto &[n, r] : res_)
 		if (r.wake_at && *r.wake_at <= now)
 			refresh_kernel(r);

@@ -828,6 +828,36 @@ TEST_CASE("daemon core: a hand-over demotes once the stopped domain's device is 
 	CHECK(rig.core->runaways() == 0);
 }
 
+TEST_CASE("daemon core: the module's closed event lets a hand-over demote at once, not at the retry timer",
+	  "[daemon]")
+{
+	Rig rig;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_PRIMARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_SECONDARY);
+	rig.kernel.devices[1].open_count = 1;
+	rig.vm.add("vm1", vm::DomainState::kRunning, {"/dev/dtrbd1"});
+	rig.witness_record("p2", "p1");
+	rig.heard_by_witness = {"p1"};
+	rig.make("p2");
+	rig.core->start();
+	rig.peer("p1", true, arbiter::Role::Secondary, false);
+	rig.run_for(1s);
+	REQUIRE(std::count(rig.vm.calls.begin(), rig.vm.calls.end(), "shutdown vm1") == 1);
+	rig.vm.guest_powers_off("vm1");
+	rig.core->on_vm_events(rig.vm.take_events());
+	rig.run_for(1s);	// the retry timer (kernel_retry, 2 s) is not due yet
+	REQUIRE(rig.kernel.commands().empty());
+
+	rig.kernel.devices[1].open_count = 0;
+	Event ev;
+	ev.dev = rig.kernel.devices[1];
+	ev.event = DTRBD_EV_CLOSED;
+	rig.core->on_kernel_event(ev);
+	rig.run_for(100ms);
+	INFO("kernel: " << json(rig.kernel.commands()).dump());
+	CHECK(rig.count(rig.kernel.commands(), "secondary 1") == 1);
+	CHECK(rig.kernel.devices[1].role == DTRBD_ROLE_SECONDARY);
+}
+
 namespace {
 
 // The VM verbs as dtrbdd runs them: off the core's thread. Requests wait

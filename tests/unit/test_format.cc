@@ -249,7 +249,7 @@ TEST_CASE("after-sb policies and event names of version 2", "[format]")
 	CHECK(event_name(DTRBD_EV_VERIFY_FINISHED) == "verify_finished");
 	CHECK(event_name(DTRBD_EV_SPLIT_BRAIN) == "split_brain");
 	CHECK(event_name(DTRBD_EV_IO_ERROR) == "io_error");
-	CHECK(event_name(DTRBD_EV_IO_FAILED + 1) == "unknown");
+	CHECK(event_name(DTRBD_EV_CLOSED + 1) == "unknown");
 	CHECK(flag_names(DTRBD_F_PEER_OUTDATED) == std::vector<std::string>{"peer-outdated"});
 	CHECK(duration_text(0) == "0s");
 	CHECK(duration_text(65) == "1m05s");
@@ -498,6 +498,7 @@ TEST_CASE("freeze state in status and events", "[format][freeze]")
 	CHECK(event_name(DTRBD_EV_FROZEN) == "frozen");
 	CHECK(event_name(DTRBD_EV_RESUMED) == "resumed");
 	CHECK(event_name(DTRBD_EV_IO_FAILED) == "io_failed");
+	CHECK(event_name(DTRBD_EV_CLOSED) == "closed");
 	CHECK(parse_on_peer_loss("freeze") == DTRBD_OPL_FREEZE);
 	CHECK(parse_on_peer_loss("continue") == DTRBD_OPL_CONTINUE);
 	CHECK_FALSE(parse_on_peer_loss("Freeze"));

@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: the control path: a PRIMARY waiting for an unresponsive peer blocks neither status nor a command on another minor (parallel netlink ops); only CAP_SYS_ADMIN may join the events group; rmmod with an attached, connected device is clean; --meta naming the data disk is refused
+# description: the control path: a PRIMARY waiting for an unresponsive peer blocks neither status nor a command on another minor (parallel netlink ops); only CAP_SYS_ADMIN may join the events group; the last close of the device sends a closed event (one per last close, none while another opener remains); rmmod with an attached, connected device is clean; --meta naming the data disk is refused
 # timeout: 600
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -52,12 +52,28 @@ err=$(lab_exec h1 "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps
 grep -q "CAP_SYS_ADMIN" <<<"$err" || fail "dtrbdctl events as a user: '$err' does not say what is needed"
 log "dtrbdctl events as a user: $err"
 
-# --- rmmod with an attached, connected device ----------------------------
-# The family goes first, so no command can find a device being removed;
-# commands racing the unload either complete or find no family.
+# --- the last close is an event ------------------------------------------
+# dtrbdd waits for it before a hand-over's demote. Two openers: the first
+# close is not the last (no event), the second is.
 dt_connect_pair h1 h2 0
 dt_wait_synced h1 h2 0 60
 dt h1 primary 0 >/dev/null || fail "primary on h1"
+lab_bg h1 "timeout 30 $DT_CTL events --json"
+ev=$LAB_BG_ID
+sleep 2
+lab_exec h1 "exec 3</dev/dtrbd0; dd if=/dev/dtrbd0 of=/dev/null bs=4k count=1 iflag=direct status=none; sleep 2; exec 3<&-" ||
+	fail "opening /dev/dtrbd0 twice on h1"
+sleep 2
+lab_exec h1 "pkill -f '$DT_CTL events' || true"
+lab_bg_wait h1 "$ev" 30 || true
+closes=$(jq -c 'select(.event == "closed") | [.minor, .time]' <"$(lab_bg_log h1 "$ev")" 2>/dev/null | wc -l)
+((closes == 1)) || fail "want one closed event for minor 0 (the second of two openers closing), got $closes: $(cat "$(lab_bg_log h1 "$ev")")"
+log "the last close sent one closed event: $(jq -c 'select(.event == "closed")' <"$(lab_bg_log h1 "$ev")")"
+
+# --- rmmod with an attached, connected device ----------------------------
+# The family goes first, so no command can find a device being removed;
+# commands racing the unload either complete or find no family. The write
+# closes the device just before: its closed event may still be queued.
 lab_exec h1 "dd if=/dev/urandom of=/dev/dtrbd0 bs=64k count=64 oflag=direct status=none" ||
 	fail "writing on h1 before rmmod"
 lab_bg h1 "for i in \$(seq 200); do $DT_CTL status --json >/dev/null 2>&1; done"

@@ -265,6 +265,7 @@ enum dtrbd_event {
 	DTRBD_EV_RESUMED,	/* writes go on: RESUME_IO, a reconnect; FAIL_IO
 				 * also ends at a demotion */
 	DTRBD_EV_IO_FAILED,	/* FAIL_IO: waiting and new writes fail */
+	DTRBD_EV_CLOSED,	/* the last opener closed the device */
 };
 
 #endif /* _UAPI_LINUX_DTRBD_H */
