@@ -79,18 +79,32 @@ static int dtrbd_send_req(struct dtrbd_device *dev, struct dtrbd_req *req)
 	ret = dtrbd_send_packet(dev, P_DATA, &p, sizeof(p), req->size);
 	if (ret)
 		return ret;
-	/* the master's pages stay valid until the peer part is done */
+	/*
+	 * The master bio stays valid only until the peer has all of it: once
+	 * its last byte is on the socket, the peer's ack may complete it
+	 * (protocols B and C) and its owner free it. So the last batch is
+	 * sent after the walk, which never advances past the last segment:
+	 * nothing here touches the master after that send (our reference
+	 * keeps @req, not the master).
+	 */
 	__bio_for_each_segment(bv, req->master, it, req->iter) {
 		batch[n++] = bv;
 		len += bv.bv_len;
 		left -= bv.bv_len;
-		if (n == ARRAY_SIZE(batch) || !left) {
-			ret = dtrbd_send_bvecs(dev, batch, n, len, left);
+		if (!left)
+			break;
+		if (n == ARRAY_SIZE(batch)) {
+			ret = dtrbd_send_bvecs(dev, batch, n, len, true);
 			if (ret)
 				return ret;
 			n = 0;
 			len = 0;
 		}
+	}
+	if (n) {
+		ret = dtrbd_send_bvecs(dev, batch, n, len, false);
+		if (ret)
+			return ret;
 	}
 	spin_lock_irq(&dev->lock);
 	dev->stats.sent += req->size;
