@@ -127,13 +127,8 @@ cl_witness_start() {
 	[[ -x "$DT_WITNESS" ]] || fail "no $DT_WITNESS: build first"
 	lab_bg witness "mkdir -p /var/lib/dtrbd-witness; exec $DT_WITNESS --listen $CL_WADDR --secret-file /etc/dtrbd/secret --state-dir /var/lib/dtrbd-witness"
 	CL_WITNESS_BG=$LAB_BG_ID
-	local i
-	for i in $(seq 1 60); do
-		grep -q "listening on" "$(lab_bg_log witness "$CL_WITNESS_BG")" 2>/dev/null && return 0
-		sleep 0.5
-	done
-	cat "$(lab_bg_log witness "$CL_WITNESS_BG")" >&2 || true
-	fail "dtrbd-witness did not start on the witness guest"
+	lab_bg_wait_line witness "$CL_WITNESS_BG" "listening on" 30 ||
+		fail "dtrbd-witness did not start on the witness guest"
 }
 
 cl_daemon_start() {

@@ -760,6 +760,24 @@ lab_bg_wait() {
 	return "$(<"$f")"
 }
 
+# lab_bg_wait_line HOST ID ERE [SECS]: wait (default 60 s) until a lab_bg
+# command's output has a line matching ERE. Returns 1 (its output on
+# stderr) if the command ended first or the time ran out.
+lab_bg_wait_line() {
+	local h=$1 id=$2 re=$3 secs=${4:-60} f end
+	f=$(lab_bg_log "$h" "$id") || return 1
+	end=$((EPOCHSECONDS + secs))
+	until grep -qE -- "$re" "$f" 2>/dev/null; do
+		if [[ -s "$(lab_host_dir "$h")/bg/$id.rc" ]] || ((EPOCHSECONDS >= end)) || ! _lab_running "$h"; then
+			grep -qE -- "$re" "$f" 2>/dev/null && return 0
+			echo "lab: no line matching /$re/ from background command $id on $h:" >&2
+			cat "$f" >&2 2>/dev/null || true
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
 # lab_dmesg HOST: the guest's kernel log.
 lab_dmesg() { lab_exec_timeout 30 "${1:?lab_dmesg HOST}" dmesg; }
 

@@ -82,7 +82,10 @@ log "every hostile packet refused with a reason, no oops"
 # few tries must unload it, the flood must see the family go, no oops
 lab_bg h1 python3 "$PEER" flood 60
 flood=$LAB_BG_ID
-sleep 1
+# python starts slowly under TCG: an rmmod before its first request proves
+# nothing (CI once unloaded the module first: "no dtrbd family")
+lab_bg_wait_line h1 "$flood" '^flooding' 60 || fail "peer.py flood did not start"
+sleep 0.5
 unloaded=0
 for try in $(seq 1 50); do
 	if lab_exec h1 "rmmod dtrbd" 2>/dev/null; then

@@ -24,13 +24,7 @@ start_witness() {
 		fail "mount the witness's state disk"
 	lab_bg h3 "echo \$\$ >/run/dtrbd-witness.pid; exec $W --listen $WADDR --secret-file /etc/dtrbd-secret --state-dir /var/lib/dtrbd-witness --lease-ms 60000"
 	WBG=$LAB_BG_ID
-	local i
-	for i in $(seq 1 60); do
-		grep -q "listening on" "$(lab_bg_log h3 "$WBG")" 2>/dev/null && return 0
-		sleep 0.5
-	done
-	cat "$(lab_bg_log h3 "$WBG")" >&2 || true
-	fail "dtrbd-witness did not start on h3"
+	lab_bg_wait_line h3 "$WBG" "listening on" 30 || fail "dtrbd-witness did not start on h3"
 }
 
 ask() {	# ask HOST ARGS...: one client request as HOST; prints the JSON

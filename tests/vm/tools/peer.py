@@ -324,6 +324,7 @@ def pin(minor, mib, dm):
 
 def flood(seconds):
     nl = Genl()
+    print("flooding", flush=True)	# the scenario's rmmod waits for this
     end = time.monotonic() + seconds
     n = 0
     while time.monotonic() < end:
