@@ -37,12 +37,15 @@
 #   VM_PROBE                             build/tests/unit/dtrbd-vmprobe (LibvirtDriver's loop)
 # Knobs: DTRBD_VM_MEM (service VM MiB, 128), DTRBD_VM_HOST_MEM (host guest
 # MiB, 2048), DTRBD_VM_INTERVAL_MS (pause between counter writes, 200),
-# DTRBD_VM_OFFSET (byte offset of the counter record, 1 MiB).
+# DTRBD_VM_OFFSET (byte offset of the counter record, 1 MiB), DTRBD_VM_APPEND
+# (more kernel parameters for the service VM, e.g. 'loglevel=7' to see its
+# boot).
 
 VM_MEM_MIB=${DTRBD_VM_MEM:-128}
 VM_HOST_MEM=${DTRBD_VM_HOST_MEM:-2048}
 VM_INTERVAL_MS=${DTRBD_VM_INTERVAL_MS:-200}
 VM_OFFSET=${DTRBD_VM_OFFSET:-1048576}
+VM_APPEND=${DTRBD_VM_APPEND:-}
 VM_PLAIN_HOSTS=${VM_PLAIN_HOSTS:-}
 VM_WITNESS_MEM=${DTRBD_VM_WITNESS_MEM:-256}
 VM_PROBE="$DT_TOP/build/tests/unit/dtrbd-vmprobe"
@@ -189,7 +192,7 @@ vm_xml() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$VM_KERNEL</kernel>
     <initrd>$VM_INITRD</initrd>
-    <cmdline>console=ttyS0 loglevel=3 panic=1 svc.name=$name svc.offset=$VM_OFFSET svc.interval=$VM_INTERVAL_MS</cmdline>
+    <cmdline>console=ttyS0 loglevel=3 panic=1 svc.name=$name svc.offset=$VM_OFFSET svc.interval=$VM_INTERVAL_MS${VM_APPEND:+ $VM_APPEND}</cmdline>
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>

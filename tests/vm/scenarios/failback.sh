@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: dtrbdd on p1 and p2 with the witness; two service VMs on p1 (two disks per host guest): vm1 with failback auto, vm2 with failback manual; p1's power is pulled: p2 takes both over (counters continue); p1 is powered on again and its daemon started: p1 resyncs only what changed (printed, far below the disk size), vm1 moves back to p1 by itself with its counters continuing, vm2 stays on p2 and cluster --json says it waits for a manual fail-back until 'dtrbdctl fail-back vm2' moves it; at the end both run on p1, p2 Secondary, in sync; never two writable Primaries at any sampled moment; prints the failover and failback timelines
+# description: dtrbdd on p1 and p2 with the witness; VMs on both hosts (three disks per host guest): vm1 (failback auto) and vm2 (failback manual) on p1, vm3 on p2, which must run on untouched throughout; p1's power is pulled: p2 takes both over (counters continue); p1 is powered on again and its daemon started: p1 resyncs only what changed (printed, far below the disk size), vm1 moves back to p1 by itself with its counters continuing, vm2 stays on p2 and cluster --json says it waits for a manual fail-back until 'dtrbdctl fail-back vm2' moves it; at the end vm1 and vm2 run on p1, vm3 still on p2 (never restarted, its counter advancing, resynced to p1), all in sync; never two writable Primaries at any sampled moment; prints the failover and failback timelines
 # timeout: 900
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -8,10 +8,25 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../cluster.sh"
 
 t_begin=$EPOCHREALTIME
-vm_start_cluster --disk-mib 128 --disks 2
-cl_up vm1:1:p1:auto:/dev/vda vm2:2:p1:manual:/dev/vdb
+vm_start_cluster --disk-mib 128 --disks 3
+cl_up vm1:1:p1:auto:/dev/vda vm2:2:p1:manual:/dev/vdb vm3:3:p2:auto:/dev/vdc
 vm_wait_counter p1 vm1 5 120 >/dev/null
 vm_wait_counter p1 vm2 5 120 >/dev/null
+vm_wait_counter p2 vm3 5 120 >/dev/null
+# vm3 stays on p2 from now to the end: same boot, Primary there, writing.
+b3=$(vm_boots p2 vm3)
+# _vm3_untouched WHEN: vm3 still runs its first boot on p2, as Primary there,
+# and its counter has moved since the last call.
+c3=$(vm_last_counter p2 vm3)
+_vm3_untouched() {
+	assert_eq "$(vm_boots p2 vm3)" "$b3" "vm3's boots on p2 $1"
+	assert_eq "$(cl_field p2 '.resources[] | select(.name == "vm3") | "\(.primary) \(.role) \(.vm.host) \(.vm.state)"')" \
+		"p2 primary p2 running" "vm3 on p2 $1"
+	local c
+	c=$(vm_wait_counter p2 vm3 $((c3 + 1)) 60)
+	log "vm3 on p2 $1: same boot, counter $c3 -> $c"
+	c3=$c
+}
 cl_assert_one_primary "before the pull"
 
 # _seen LOG FROM ERE: the line matches in LOG from line FROM on.
@@ -62,6 +77,7 @@ for r in vm1 vm2; do
 	cl_res_wait p2 "$r" '.primary == "p2" and .role == "primary" and .vm.host == "p2"' 30 "$r Primary and running on p2"
 done
 cl_assert_one_primary "after the failover"
+_vm3_untouched "after the failover"
 echo "failover timeline (two VMs): pull -> detection ${fo_dead}s -> domain start vm1 ${fo_start1}s, vm2 ${fo_start2}s -> first counter vm1 ${fo_first1}s, vm2 ${fo_first2}s"
 # p2 writes alone for a while: that is what p1 will have to resync.
 vm_wait_counter p2 vm1 $((first1 + 5)) 60 >/dev/null
@@ -115,22 +131,25 @@ log "vm1 back on p1: last=$VM_LAST first=$VM_FIRST (p2 printed $l1)"
 ((VM_LAST >= l1 && VM_FIRST > l1)) || fail "vm1 on p1 found $VM_LAST, first $VM_FIRST, but p2 acknowledged $l1"
 
 # What p1 had to resync: far less than the disk.
-for r in 1 2; do
+for r in 1 2 3; do
 	cl_res_wait p1 vm$r '.connection == "connected" and .disk == "uptodate" and .peer_disk == "uptodate" and .sync == null' 120 \
 		"vm$r in sync on p1"
 done
 size=$(dt_field p1 1 .size_bytes)
 rs1=$(dt_field p1 1 .resync_received_bytes)
 rs2=$(dt_field p1 2 .resync_received_bytes)
+rs3=$(dt_field p1 3 .resync_received_bytes)
 oos1=$(dt_field p1 1 .oos_bytes)
 oos2=$(dt_field p1 2 .oos_bytes)
-log "resync on p1: vm1 received $rs1 bytes (largest sync total seen $tot1), vm2 received $rs2 bytes (largest $tot2), of $size bytes each; out of sync now $oos1, $oos2"
-for v in "$rs1" "$rs2"; do
-	[[ "$v" =~ ^[0-9]+$ ]] || fail "no resync_received_bytes on p1 ($rs1, $rs2)"
+oos3=$(dt_field p1 3 .oos_bytes)
+log "resync on p1: vm1 received $rs1 bytes (largest sync total seen $tot1), vm2 received $rs2 bytes (largest $tot2), vm3 received $rs3 bytes, of $size bytes each; out of sync now $oos1, $oos2, $oos3"
+for v in "$rs1" "$rs2" "$rs3"; do
+	[[ "$v" =~ ^[0-9]+$ ]] || fail "no resync_received_bytes on p1 ($rs1, $rs2, $rs3)"
 	((v > 0)) || fail "p1 received no resync at all, but p2 wrote while p1 was off"
 	((v * 8 <= size)) || fail "p1 resynced $v of $size bytes: not only what changed"
 done
-[[ "$oos1$oos2" == 00 ]] || fail "p1 still has out-of-sync bytes: vm1 $oos1, vm2 $oos2"
+[[ "$oos1$oos2$oos3" == 000 ]] || fail "p1 still has out-of-sync bytes: vm1 $oos1, vm2 $oos2, vm3 $oos3"
+_vm3_untouched "after p1's return and resync"
 
 # ---- vm2 (manual) stays on p2 until fail-back ------------------------------------
 for h in p2 p1; do
@@ -172,6 +191,10 @@ for r in vm1 vm2; do
 		.blocked == null' 60 "$r running on p1, in sync, nothing blocked"
 	cl_res_wait p2 "$r" '.role == "secondary" and .disk == "uptodate" and .blocked == null' 30 "$r Secondary on p2"
 done
+cl_res_wait p2 vm3 '.connection == "connected" and .peer_disk == "uptodate" and .sync == null and .blocked == null' 30 "vm3 on p2 in sync with p1"
+cl_res_wait p1 vm3 '.role == "secondary" and .disk == "uptodate"' 30 "vm3 Secondary on p1"
+_vm3_untouched "at the end"
+assert_eq "$(vm_boots p1 vm3)" 0 "vm3's boots on p1"
 cl_assert_one_primary "at the end"
 assert_eq "$(vm_state p2 vm1)" "shut off" "vm1 on p2"
 assert_eq "$(vm_state p2 vm2)" "shut off" "vm2 on p2"
