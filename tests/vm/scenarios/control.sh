@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 dt_start 2 --disk-mib 64
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 dt h1 secondary 0 >/dev/null || fail "secondary on h1"
 
 # --- commands run in parallel ------------------------------------------

@@ -9,7 +9,7 @@ REC="$DT_TOP/tests/vm/tools/recwriter.py"
 ROUNDS=${DTRBD_CRASH_ROUNDS:-3}
 
 dt_start 2
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 # short peer timeout: the survivor notices within 2 s
 rs0=$(dt_field h1 0 .resync_sent_bytes)
 dt h1 disconnect 0 >/dev/null

@@ -10,7 +10,7 @@ DTRBDD="$(dirname "$DT_CTL")/dtrbdd"
 
 dt_start 2
 # A replicated pair, both UpToDate, then left alone: Secondary, StandAlone.
-dt_setup_pair h1 h2 1
+dt_setup_pair_fresh h1 h2 1
 dt h1 secondary 1
 dt h1 disconnect 1
 dt h2 disconnect 1

@@ -11,7 +11,7 @@ HOLD=20   # seconds the writes must stay frozen (longer than the guests'
           # 10 s hung-task timeout: no task may be reported blocked)
 
 dt_start 2 --disk-mib 64
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 
 ops() { local l; l=$(dt_writer_progress h1); l=${l#* ops=}; echo "${l%% *}"; }
 errors() { local l; l=$(dt_writer_progress h1); l=${l#* errors=}; echo "${l%% *}"; }

@@ -12,7 +12,7 @@ BOUND=20  # seconds: the longest any write or fsync of the Primary may take
 WINDOW=3  # seconds per "are the writes still moving" check
 
 dt_start 2 --disk-mib 64
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 
 dt_writer_start h1 /dev/dtrbd0 --threads 4 --sizes 4k,16k,64k --region 16m \
 	--fsync-every 8 --bound "$BOUND"

@@ -15,7 +15,7 @@ RUNTIME=12 # seconds of writes per round
 REGION=$((1024 * 1024))
 
 dt_start 2 --disk-mib 64
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 lbs=$(lab_exec h1 blockdev --getss /dev/dtrbd0)
 log "logical block size of /dev/dtrbd0: $lbs"
 

@@ -13,7 +13,7 @@ RUNTIME=20          # seconds of writes per round
 PULL_AFTER=(3 7 12) # seconds into each round's writes: h2's power is pulled
 
 dt_start 2 --disk-mib 64
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 
 fio_job() {	# fio_job ROUND: three jobs, one per queue depth, each its own 12 MiB
 	local r=$1

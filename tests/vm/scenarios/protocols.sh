@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 dt_start 2
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 
 primary=h1
 secondary=h2

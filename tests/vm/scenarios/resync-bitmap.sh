@@ -6,8 +6,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 dt_start 2
-dt_setup_pair h1 h2 0
-assert_eq "$(dt_field h1 0 .oos_bytes)" 0 "out-of-sync bytes after the initial sync"
+dt_setup_pair_fresh h1 h2 0
+assert_eq "$(dt_field h1 0 .oos_bytes)" 0 "out-of-sync bytes after the set-up"
 
 lab_power_off h2
 dt_wait h1 0 '.connection == "standalone"' 15 "h1 notices h2 is gone"

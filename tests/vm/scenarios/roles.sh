@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 dt_start 2
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 
 # a Secondary cannot be opened
 if out=$(lab_exec h2 "dd if=/dev/dtrbd0 of=/dev/null bs=4k count=1 2>&1"); then

@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
 
 dt_start 2
-dt_setup_pair h1 h2 0
+dt_setup_pair_fresh h1 h2 0
 lab_exec h1 "dd if=/dev/urandom of=/dev/dtrbd0 bs=1M count=16 oflag=direct status=none" || fail "write on h1"
 dt_wait h1 0 '.in_flight == 0' 30 "writes settled"
 

@@ -13,7 +13,7 @@ lab_exec p1 "ping -c 1 -W 5 witness >/dev/null && ping -c 1 -W 5 p2 >/dev/null" 
 	fail "p1 cannot reach witness or p2 by name"
 assert_eq "$(lab_exec witness 'hostname; lsmod | grep -c ^dtrbd || true; pgrep -c libvirtd || true' | tr '\n' ' ')" \
 	"witness 0 0 " "witness: a plain guest"
-dt_setup_pair p1 p2 0
+dt_setup_pair_fresh p1 p2 0
 for h in p1 p2; do vm_define "$h" vm1 /dev/dtrbd0; done
 assert_eq "$(vm_state p1 vm1)" "shut off" "vm1 on p1 after define"
 
