@@ -132,12 +132,37 @@ vm_start_lab() {
 	# Hosts in VM_PLAIN_HOSTS (a witness) get neither the module nor libvirt.
 	lab_guest_setup "case ' $VM_PLAIN_HOSTS ' in
 *\" \$(hostname) \"*) echo 'plain host: no dtrbd.ko, no libvirtd' ;;
-*) insmod $DT_KO; bash $LAB_ROOT/guest/libvirt-setup.sh ;;
+*) insmod $DT_KO; bash $LAB_ROOT/guest/libvirt-setup.sh '$(_vm_caps_dir)' ;;
 esac"
 	lab_start "$n" --mem "$VM_HOST_MEM" "$@"
 	for h in "${LAB_HOSTS[@]}"; do
 		[[ " $VM_PLAIN_HOSTS " == *" $h "* ]] || vm_libvirt_wait "$h" 300
 	done
+}
+
+# _vm_caps_dir: where this machine keeps libvirt's QEMU capabilities as a
+# host guest probed them (per guest kernel; the guests see this machine's
+# /var/cache through their root file system). A host guest's libvirtd
+# starts from them instead of probing QEMU again (10-20 s under TCG, at
+# every boot and reboot); libvirtd checks them (QEMU's and its own ctime
+# and version, the kernel, the CPU) and probes anew if they do not fit.
+_vm_caps_dir() { echo "${DTRBD_LAB_CACHE:-/var/cache/dtrbd-lab}/libvirt-caps-${LAB_KVER:-$(_lab_pick_kver)}"; }
+
+# _vm_caps_keep HOST: after HOST's first libvirt connection, keep the
+# capabilities it probed (copied to its /lab/libvirt-caps) when this
+# machine has none yet, or when libvirtd probed anew (the kept ones did
+# not fit).
+_vm_caps_keep() {
+	local src dst tmp
+	src="$(lab_host_dir "$1")/libvirt-caps"
+	dst=$(_vm_caps_dir)
+	compgen -G "$src/*.xml" >/dev/null || return 0
+	if compgen -G "$dst/*.xml" >/dev/null && cmp -s <(cat "$src"/*.xml) <(cat "$dst"/*.xml); then
+		return 0
+	fi
+	tmp=$(mktemp -d "$dst.XXXX") || return 0
+	cp "$src"/*.xml "$tmp"/ && rm -rf "$dst" && mv "$tmp" "$dst" && log "vm: kept libvirt's QEMU capabilities from $1 in $dst"
+	rm -rf "$tmp"
 }
 
 # vm_start_cluster [lab_start options]: the layout of issue 7's example
@@ -168,6 +193,7 @@ vm_libvirt_wait() {
 		fail "libvirtd on $h: first connection failed ($st)"
 	fi
 	log "vm: libvirtd on $h ready (first connection ${st#*secs=}s)"
+	_vm_caps_keep "$h"
 }
 
 vm_virsh() {

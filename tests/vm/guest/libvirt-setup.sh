@@ -6,7 +6,10 @@
 #     changes and no virtlogd (stdio_handler "file"): the guest has no
 #     dbus, systemd, virtlogd or SELinux/AppArmor;
 #   - no autostarted default network (it needs dnsmasq and iptables);
-#   - libvirtd -d, its log in /lab/libvirtd.log;
+#   - libvirtd -d, its log in /lab/libvirtd.log, starting from the QEMU
+#     capabilities in $1 (this machine's cache, see _vm_caps_dir in vm.sh)
+#     when there are any; the first connection's capabilities are copied to
+#     /lab/libvirt-caps for that cache;
 #   - in the background, one "virsh version": the first connection makes
 #     libvirtd probe QEMU's capabilities (tens of seconds under TCG), so no
 #     scenario timing includes it. It leaves /lab/libvirt.ready with
@@ -37,6 +40,12 @@ cat >>/etc/libvirt/libvirtd.conf <<'CONF'
 log_outputs = "3:file:/lab/libvirtd.log"
 CONF
 
+caps=/var/cache/libvirt/qemu/capabilities
+seed=${1:-}
+if [[ -n "$seed" ]] && compgen -G "$seed/*.xml" >/dev/null; then
+	mkdir -p "$caps" && cp "$seed"/*.xml "$caps"/ && echo "libvirt-setup: QEMU capabilities from $seed"
+fi
+
 libvirtd -d || { echo "libvirt-setup: libvirtd -d failed (rc $?)"; echo "rc=1 secs=0" >/lab/libvirt.ready; exit 1; }
 
 setsid bash -c '
@@ -45,6 +54,10 @@ setsid bash -c '
 	virsh -c qemu:///system version >/lab/libvirt.version 2>&1
 	rc=$?
 	t1=$EPOCHREALTIME
+	rm -rf /lab/libvirt-caps
+	if [[ $rc == 0 ]] && compgen -G "'"$caps"'/*.xml" >/dev/null; then
+		mkdir -p /lab/libvirt-caps && cp '"$caps"'/*.xml /lab/libvirt-caps/
+	fi
 	echo "rc=$rc secs=$(( (${t1/./} - ${t0/./}) / 1000000 ))" >/lab/libvirt.ready.tmp
 	mv /lab/libvirt.ready.tmp /lab/libvirt.ready
 ' </dev/null >/lab/libvirt.warmup.log 2>&1 &
