@@ -46,7 +46,7 @@ t0=$EPOCHREALTIME
 # Link 1 cut both ways for the whole load.
 lab_exec p1 "ip route add blackhole $CL_HB2.2/32" || fail "cutting heartbeat link 1 on p1"
 lab_exec p2 "ip route add blackhole $CL_HB2.1/32" || fail "cutting heartbeat link 1 on p2"
-log "load: CPU hogs on p1 and p2, fio on p1's /dev/dtrbd1, heartbeat link 1 cut, for ${LOAD_SECS}s"
+log "load: CPU hogs on p1 and p2, fio on /dev/dtrbd1 on p1 and /dev/dtrbd2 on p2, a full resync of vm2 to p1, heartbeat link 1 cut, for ${LOAD_SECS}s"
 declare -A max_gap=([p1]=0 [p2]=0)
 samples=0 resyncing=0
 end=$((EPOCHSECONDS + LOAD_SECS))
