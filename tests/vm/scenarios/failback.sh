@@ -1,5 +1,6 @@
 #!/bin/bash
 # description: dtrbdd on p1 and p2 with the witness; VMs on both hosts (three disks per host guest): vm1 (failback auto) and vm2 (failback manual) on p1, vm3 on p2, which must run on untouched throughout; p1's power is pulled: p2 takes both over (counters continue); p1 is powered on again and its daemon started: p1 resyncs only what changed (printed, far below the disk size), vm1 moves back to p1 by itself with its counters continuing, vm2 stays on p2 and cluster --json says it waits for a manual fail-back until 'dtrbdctl fail-back vm2' moves it; at the end vm1 and vm2 run on p1, vm3 still on p2 (never restarted, its counter advancing, resynced to p1), all in sync; never two writable Primaries at any sampled moment; prints the failover and failback timelines
+# also: failover
 # timeout: 900
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
