@@ -132,7 +132,7 @@ vm_start_lab() {
 	# Hosts in VM_PLAIN_HOSTS (a witness) get neither the module nor libvirt.
 	lab_guest_setup "case ' $VM_PLAIN_HOSTS ' in
 *\" \$(hostname) \"*) echo 'plain host: no dtrbd.ko, no libvirtd' ;;
-*) insmod $DT_KO; bash $LAB_ROOT/guest/libvirt-setup.sh '$(_vm_caps_dir)' ;;
+*) insmod $DT_KO; bash $LAB_ROOT/guest/libvirt-setup.sh '$(_vm_caps_dir)' '$VM_KERNEL' '$VM_INITRD' ;;
 esac"
 	lab_start "$n" --mem "$VM_HOST_MEM" "$@"
 	for h in "${LAB_HOSTS[@]}"; do

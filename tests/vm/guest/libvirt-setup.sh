@@ -10,6 +10,10 @@
 #     capabilities in $1 (this machine's cache, see _vm_caps_dir in vm.sh)
 #     when there are any; the first connection's capabilities are copied to
 #     /lab/libvirt-caps for that cache;
+#   - then QEMU, its libraries, its firmware and the service VM's kernel
+#     and initramfs ($2, $3) are read once into the page cache: with the
+#     capabilities cached libvirtd no longer runs QEMU at start, and the
+#     first domain start (a failover's) would fetch them over 9p;
 #   - in the background, one "virsh version": the first connection makes
 #     libvirtd probe QEMU's capabilities (tens of seconds under TCG), so no
 #     scenario timing includes it. It leaves /lab/libvirt.ready with
@@ -58,6 +62,9 @@ setsid bash -c '
 	if [[ $rc == 0 ]] && compgen -G "'"$caps"'/*.xml" >/dev/null; then
 		mkdir -p /lab/libvirt-caps && cp '"$caps"'/*.xml /lab/libvirt-caps/
 	fi
+	q=$(command -v qemu-system-x86_64)
+	cat "$q" $(ldd "$q" | awk "/=>/ {print \$3}") /usr/share/seabios/*.bin /usr/share/qemu/*.bin \
+		'"${2:-}"' '"${3:-}"' >/dev/null 2>&1
 	echo "rc=$rc secs=$(( (${t1/./} - ${t0/./}) / 1000000 ))" >/lab/libvirt.ready.tmp
 	mv /lab/libvirt.ready.tmp /lab/libvirt.ready
 ' </dev/null >/lab/libvirt.warmup.log 2>&1 &
