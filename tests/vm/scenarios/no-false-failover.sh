@@ -1,6 +1,7 @@
 #!/bin/bash
-# description: dtrbdd on p1/p2 with the witness and two heartbeat links (a second IP on eth0), vm1 on p1 and vm2 on p2; two minutes of heavy load on both hosts (three CPU hogs on each one-vCPU host guest, fio random writes on every replicated device next to its running VM, a full resync of vm2's device to p1 started by invalidate-remote) while heartbeat link 1 is cut (blackhole routes): no peer death, no freeze, no promotion, no VM restarted, both VMs keep writing, the resync finishes; the cut link is only a warning, and it comes back up; prints the largest heartbeat gap each host saw
-# timeout: 600
+# description: dtrbdd on p1/p2 with the witness and two heartbeat links (a second IP on eth0), vm1 on p1 and vm2 on p2; two minutes of heavy load on both hosts (three CPU hogs on each one-vCPU host guest, fio random writes on every replicated device next to its running VM, a full resync of vm2's device to p1 started by invalidate-remote) while heartbeat link 1 is cut (blackhole routes): no peer death, no freeze, no promotion, no VM restarted, both VMs keep writing, the resync finishes; the cut link is only a warning, and it comes back up; prints the largest heartbeat gap each host saw. Then daemon-restart: kill -9 of p1's dtrbdd while vm1 writes: vm1's counters keep increasing, its device stays Primary and connected; the restarted daemon adopts both resources and no domain is restarted (one boot each)
+# also: daemon-restart
+# timeout: 720
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
@@ -107,4 +108,26 @@ lab_exec p2 "ip route del blackhole $CL_HB2.1/32" || fail "healing link 1 on p2"
 cl_wait p2 '[.hosts[] | select(.name == "p1") | .links[1].last_heard_ms | . != null and . < 1000] | all' 30 \
 	"p2 hears p1 on heartbeat link 1 again"
 [[ -n "$(since p2 "$n2" "heartbeat link 1 to p1 is up")" ]] || fail "p2 did not log link 1 up"
+# ---- daemon-restart: kill -9 p1's dtrbdd while vm1 writes -------------------
+# (issue 7's daemon-restart scenario; here, it costs no lab boot of its own)
+c=$(vm_last_counter p1 vm1)
+cl_daemon_kill p1 KILL || fail "no dtrbdd to kill on p1"
+log "dtrbdd on p1 killed at vm1's counter $c"
+vm_wait_counter p1 vm1 $((c + 10)) 60 >/dev/null
+assert_eq "$(dt_field p1 1 '.role + " " + .connection')" "primary connected" "vm1's device on p1 with its daemon dead"
+assert_eq "$(dt_field p1 2 '.role + " " + .connection')" "secondary connected" "vm2's device on p1 with its daemon dead"
+n1=$(logpos p1)
+cl_daemon_start p1
+cl_res_wait p1 vm1 '.primary == "p1" and .connection == "connected" and .vm.state == "running"' 60 "adoption of vm1 on p1"
+cl_res_wait p1 vm2 '.primary == "p2" and .role == "secondary" and .connection == "connected"' 60 "adoption of vm2 on p1"
+[[ -n "$(since p1 "$n1" 'vm1: found /dev/dtrbd1 primary, connected')" ]] || fail "the restarted daemon did not log what it adopted"
+c=$(vm_last_counter p1 vm1)
+vm_wait_counter p1 vm1 $((c + 10)) 60 >/dev/null
+sleep 3
+assert_eq "$(vm_boots p1 vm1)" "$boots1" "vm1's boots on p1 (a restart would add one)"
+assert_eq "$(vm_boots p2 vm2)" "$boots2" "vm2's boots on p2"
+assert_eq "$(vm_boots p2 vm1)$(vm_boots p1 vm2)" "00" "boots of vm1 on p2 and vm2 on p1 after the daemon restart"
+assert_eq "$(vm_state p1 vm1)" running "vm1 on p1"
+log "daemon-restart: vm1 kept writing on p1 ($(vm_last_counter p1 vm1)), one boot, adopted"
+
 echo "no-false-failover: ${LOAD_SECS}s of load on both hosts (CPU hogs, fio on both devices, a full resync) with one of two heartbeat links cut: no failover, no freeze; largest heartbeat gap ${max_gap[p1]} ms on p1, ${max_gap[p2]} ms on p2; vm1 $c0 -> $c1, vm2 $d0 -> $d1"
