@@ -416,13 +416,11 @@ void Core::on_vm_events(const std::vector<vm::VmEvent> &evs)
 		for (auto &[n, r] : res_)
 			touched.push_back(&r);
 	}
-	// A domain that stopped has closed its device: read the device again
-	// too. The module's "closed" event for the last close comes from a
-	// work item, possibly before QEMU has closed it (then this read sees
-	// the opener still) or after; a module older than that event sends
-	// none, and an arbiter waiting for open_count 0 (a hand-over's demote)
-	// would wait for its retry timer (the failback lab scenario once found
-	// p2 stuck for ever, before that timer existed).
+	// A domain that stopped closes its device: read the device again too.
+	// libvirt may report the stop before QEMU has closed it (this read
+	// then still sees the opener); the module's "closed" event at the
+	// last close wakes us again, and a module older than that event
+	// leaves it to the arbiter's retry timer.
 	for (Res *r : touched) {
 		refresh_vm(*r);
 		refresh_kernel(*r);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: the kernel's core paths in one small lab, sized for the debug-kernel tier (KASAN, lockdep, kmemleak watch it): initial sync of 32 MiB, O_DIRECT writes mirrored byte for byte, disconnect and reconnect under writes (bitmap resync), a role switch, the Secondary's module unloaded (kmemleak scan), loaded again and resynced from the Primary's bitmap, the Secondary's power pulled mid-write (the Primary finishes every write), detach and rmmod; no guest is rebooted (a debug-kernel boot costs minutes under TCG)
+# description: the kernel's core paths in one small lab, sized for the debug-kernel tier (KASAN, lockdep, kmemleak watch it): initial sync of 32 MiB, O_DIRECT writes mirrored byte for byte, disconnect and reconnect under writes (bitmap resync), a role switch, the Secondary's module unloaded (kmemleak scan), loaded again and resynced from the Primary, the Secondary's power pulled mid-write (the Primary finishes every write), detach and rmmod; no guest is rebooted (a debug-kernel boot costs minutes under TCG)
 # timeout: 900
 # tier: debug
 set -euo pipefail
@@ -45,7 +45,8 @@ log "roles switched there and back"
 
 # 4. the Secondary leaves: detach, rmmod (kmemleak scans its module's
 # leftovers now, since its power is pulled later), insmod again; the Primary
-# writes meanwhile and the return resyncs only those blocks
+# writes meanwhile and the return resyncs them (the amount is not checked
+# here; resync-bitmap does that)
 dt h2 disconnect 0
 dt h2 detach 0
 lab_exec h2 "rmmod dtrbd" || fail "rmmod dtrbd on h2"
