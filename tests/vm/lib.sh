@@ -278,10 +278,10 @@ _lab_initramfs() {
 			esac
 			echo "$m" >>modules/order
 		done
-		find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -1 >"$out.tmp"
-		mv "$out.tmp" "$out"
+		find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -1 >"$tmp.img"
+		mv "$tmp.img" "$out"
 	) || {
-		rm -rf "$tmp" "$out.tmp"
+		rm -rf "$tmp" "$tmp.img"
 		_lab_die_setup "building the initramfs failed"
 		return 1
 	}

@@ -108,10 +108,10 @@ vm_image() {
 			esac
 			echo "$m" >>modules/order
 		done
-		find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -1 >"$VM_INITRD.tmp"
-		mv "$VM_INITRD.tmp" "$VM_INITRD"
+		find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -1 >"$tmp.img"
+		mv "$tmp.img" "$VM_INITRD"
 	) || {
-		rm -rf "$tmp" "$VM_INITRD.tmp"
+		rm -rf "$tmp" "$tmp.img"
 		fail "vm_image: building the service VM image failed"
 	}
 	rm -rf "$tmp"

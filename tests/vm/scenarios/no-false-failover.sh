@@ -2,6 +2,7 @@
 # description: dtrbdd on p1/p2 with the witness and two heartbeat links (a second IP on eth0), vm1 on p1 and vm2 on p2; two minutes of heavy load on both hosts (three CPU hogs on each one-vCPU host guest, fio random writes on every replicated device next to its running VM, a full resync of vm2's device to p1 started by invalidate-remote) while heartbeat link 1 is cut (blackhole routes): no peer death, no freeze, no promotion, no VM restarted, both VMs keep writing, the resync finishes; the cut link is only a warning, and it comes back up; prints the largest heartbeat gap each host saw. Then daemon-restart: kill -9 of p1's dtrbdd while vm1 writes: vm1's counters keep increasing, its device stays Primary and connected; the restarted daemon adopts both resources and no domain is restarted (one boot each)
 # also: daemon-restart
 # timeout: 720
+# alone: it loads its own host guests to the limit and checks that the heartbeat timing survives that; another lab beside it would load them further than the scenario claims
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../dtrbd.sh"
