@@ -196,8 +196,10 @@ Status write_atomically(const std::string &path, std::string_view text, mode_t m
 	auto fail = [&](const char *what) {
 		int e = errno;
 		::unlink(tmp.c_str());
-		return Status::error(str("cannot ", what, " ", tmp, " for ", path, ": ",
-					 std::strerror(e)),
+		// Not the temporary file's random name: the writer says a
+		// failure only when its sentence changes.
+		return Status::error(str("cannot ", what, " a temporary file (", dir, "/.", base,
+					 ".*) for ", path, ": ", std::strerror(e)),
 				     e);
 	};
 	// mkstemp makes it 0600; node-exporter usually runs as another user.

@@ -600,3 +600,38 @@ TEST_CASE("config: the annotated example in Documentation/configuration.md is ac
 	CHECK(disk_path(*l.config->find_resource("vm2"), "p2") == "/dev/vg1/vm2");
 	CHECK(meta_path(*l.config->find_resource("vm4"), "p1") == "/dev/vg0/vm4-meta");
 }
+
+TEST_CASE("config: [metrics] textfile, good and bad", "[config][metrics]")
+{
+	// Off by default.
+	Loaded l = parse(kBase, "/etc/dtrbd/dtrbd.conf", kNoSecret);
+	REQUIRE(l.config);
+	CHECK(l.config->metrics.textfile.empty());
+
+	l = parse(kBase + "[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/dtrbd.prom\"\n",
+		  "/etc/dtrbd/dtrbd.conf", kNoSecret);
+	REQUIRE(l.config);
+	CHECK(l.config->metrics.textfile == "/var/lib/prometheus/node-exporter/dtrbd.prom");
+	CHECK(l.config->metrics.where.line == 7);
+
+	struct Bad {
+		std::string text, line, part;
+	} bad[] = {
+		{"[metrics]\ntextfile = \"dtrbd.prom\"\n", "7", "is not an absolute path"},
+		{"[metrics]\ntextfile = \"\"\n", "7", "is not an absolute path"},
+		{"[metrics]\ntextfile = \"/var/lib/dtrbd.txt\"\n", "7", "does not end in .prom"},
+		{"[metrics]\ntextfile = \"/var/lib/.prom/\"\n", "7", "does not end in .prom"},
+		{"[metrics]\ntextfile = \"/var/lib/x/.prom\"\n", "7", "does not end in .prom"},
+		{"[metrics]\ntextfile = 3\n", "7", "'textfile' in [metrics] must be a string, not an integer"},
+		{"[metrics]\ntextfile = \"/a.prom\"\nport = 9100\n", "8", "unknown key 'port' in [metrics]"},
+	};
+	for (const auto &b : bad) {
+		auto ms = mistakes(kBase + b.text);
+		INFO(b.text << "\n" << dump(ms));
+		CHECK(has(ms, b.line, b.part));
+	}
+	// A top-level key must come before the first table.
+	auto ms = mistakes("metrics = \"/a.prom\"\n" + kBase);
+	INFO(dump(ms));
+	CHECK(has(ms, "1", "'metrics' in the top level must be a table ([metrics]), not a string"));
+}
