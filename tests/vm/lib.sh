@@ -68,7 +68,7 @@ LAB_GUEST_SETUP="${LAB_GUEST_SETUP:-}"
 # kernel.hung_task_timeout_secs low, see _LAB_HUNG_TASK_SECS); the rest are
 # the reports of the debug kernel's checkers (kmemleak, DEBUG_OBJECTS,
 # DEBUG_LIST, UBSAN).
-_LAB_HEALTH_RE='BUG:|Oops|WARNING:|general protection|possible circular locking|INFO: task .* blocked|blocked for more than|KASAN|Call Trace|Kernel panic|UBSAN:|ODEBUG:|list_(add|del) corruption|suspected memory leak|unreferenced object 0x'
+_LAB_HEALTH_RE='BUG:|Oops|WARNING:|general protection|possible circular locking|INFO: task .* blocked|blocked for more than|detected stalls|self-detected stall|kthread starved|KASAN|Call Trace|Kernel panic|UBSAN:|ODEBUG:|list_(add|del) corruption|suspected memory leak|unreferenced object 0x'
 # The module's own error lines: guests print kernel messages with their
 # syslog level (console_msg_format=syslog; saved logs are "dmesg -r"), and a
 # line at KERN_ERR or worse (<0>..<3>) that names dtrbd fails a scenario
@@ -81,6 +81,9 @@ _LAB_KERNEL_EXPECT=()
 # which fails the scenario.  A scenario whose documented bound is longer
 # raises it with lab_start --hung-task SECS.
 _LAB_HUNG_TASK_SECS=10
+# rcupdate.rcu_cpu_stall_timeout in every guest, and twice watchdog_thresh
+# (the soft-lockup report), seconds; see _lab_boot.
+_LAB_STALL_SECS=60
 
 _LAB_MEM=1024
 declare -A _LAB_MEM_OF=()	# per-host memory (--mem-of), MiB
@@ -412,6 +415,14 @@ _lab_boot() {
 	# ("IO-APIC + timer doesn't work"); the emulated timer is fine.
 	local append="console=ttyS0,115200 loglevel=5 panic=1 console_msg_format=syslog no_timer_check"
 	append+=" sysctl.kernel.hung_task_timeout_secs=$_LAB_HUNG_TASK_SECS"
+	# The RCU stall and soft-lockup detectors measure wall-clock time, and a
+	# TCG guest's clock runs on while the host does not schedule its QEMU:
+	# with two scenarios (five guests) on two cores, CI's guest booting in
+	# 35 s instead of 8 printed three stack dumps at one instant, one at
+	# KERN_INFO (as the RCU stall report dumps its starved grace-period
+	# thread), under the default 21 s.  A CPU that really loops with preemption or interrupts
+	# off does so for good and is still reported, after 60 s.
+	append+=" rcupdate.rcu_cpu_stall_timeout=$_LAB_STALL_SECS watchdog_thresh=$((_LAB_STALL_SECS / 2))"
 	append+=" lab.host=$h lab.ip=10.99.0.$i/24"
 	# The debug kernel's modules live in its cache: the initramfs binds them
 	# at /lib/modules/$(uname -r) of the guest.
@@ -904,6 +915,18 @@ _lab_read_expect_headers() {
 	done < <(sed -n 's/^#[[:space:]]*expect-kernel:[[:space:]]*//p' "$f")
 }
 
+# _lab_report_context FILE LINE: the lines around the first report, so that
+# a log that stays on the machine (CI keeps only the output) still shows
+# what the report was: a matched "Call Trace" alone does not say whether it
+# followed a warning, a stall or a hung task.
+_lab_report_context() {
+	local f=$1 n=$2 from
+	[[ "$n" =~ ^[0-9]+$ ]] || return 0
+	from=$((n > 12 ? n - 12 : 1))
+	echo "    the first report in context (lines $from-$((n + 4))):"
+	sed -n "${from},$((n + 4))p" "$f" | cut -c1-200 | sed 's/^/      | /'
+}
+
 # lab_scan_kernel_log FILE...: the kernel health check.  Prints every line
 # matching _LAB_HEALTH_RE (minus DTRBD_LAB_HEALTH_IGNORE), and every dtrbd
 # line at error level or worse (_LAB_KERR_RE) that no lab_expect_kernel
@@ -933,6 +956,7 @@ lab_scan_kernel_log() {
 			bad=1
 			echo "lab: kernel trouble in $f:" >&2
 			head -n 50 <<<"$hits" | sed 's/^/    /' >&2
+			_lab_report_context "$f" "${hits%%:*}" >&2
 		fi
 	done
 	return "$bad"

@@ -34,6 +34,10 @@ lab_selftest_warn_detection() {
 		"<3>[   12.345678] dtrbd: dtrbd0: selftest error line"
 		"<0>[   12.345678] dtrbd: dtrbd0: selftest emergency line"
 		"<3>[   12.345678] Buffer I/O error on dev dtrbd0, logical block 0, lost async page write"
+		"<3>[   12.345678] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:"
+		"<3>[   12.345678] rcu: INFO: rcu_preempt self-detected stall on CPU"
+		"<3>[   12.345678] rcu: rcu_preempt kthread starved for 5002 jiffies! g1 f0x0 RCU_GP_WAIT_FQS(5)"
+		"<0>[   12.345678] watchdog: BUG: soft lockup - CPU#0 stuck for 61s! [kworker/0:1:17]"
 	)
 	for line in "${samples[@]}"; do
 		cp "$d/clean.log" "$d/bad.log"
@@ -43,6 +47,14 @@ lab_selftest_warn_detection() {
 		fi
 		[[ "$out" == *"${line#*] }"* ]] || fail "health check did not print the offending line: $line"
 	done
+	# A report shows the lines before it: a "Call Trace" says more with the
+	# line that announced it.
+	cp "$d/clean.log" "$d/bad.log"
+	printf '%s\n' "<3>[   12.345678] rcu: selftest-announce kthread stack dump:" \
+		"<6>[   12.345678] task:rcu_preempt state:I stack:0" "<6>[   12.345678] Call Trace:" >>"$d/bad.log"
+	out=$(lab_scan_kernel_log "$d/bad.log" 2>&1) && fail "health check missed a bare Call Trace"
+	[[ "$out" == *"in context"*"| <3>[   12.345678] rcu: selftest-announce"* ]] ||
+		fail "health check did not show the lines before the report: $out"
 	# The ignore knob filters known noise (and nothing else).
 	cp "$d/clean.log" "$d/bad.log"
 	printf '%s\n' "${samples[0]}" "${samples[2]}" >>"$d/bad.log"
@@ -99,6 +111,10 @@ lab_selftest_guest_logging() {
 		fail "dmesg -r in the guest does not show the probe with a level"
 	assert_eq "$(lab_exec h1 cat /proc/sys/kernel/hung_task_timeout_secs)" "$_LAB_HUNG_TASK_SECS" \
 		"kernel.hung_task_timeout_secs in the guest"
+	assert_eq "$(lab_exec h1 cat /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout)" "$_LAB_STALL_SECS" \
+		"rcupdate.rcu_cpu_stall_timeout in the guest"
+	assert_eq "$(lab_exec h1 cat /proc/sys/kernel/watchdog_thresh)" "$((_LAB_STALL_SECS / 2))" \
+		"kernel.watchdog_thresh in the guest"
 }
 
 lab_start 2
