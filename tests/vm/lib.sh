@@ -932,13 +932,16 @@ _lab_report_context() {
 # line at error level or worse (_LAB_KERR_RE) that no lab_expect_kernel
 # regex covers, with its file and line number; returns 1 if there was any.
 lab_scan_kernel_log() {
-	local f hits kerr re bad=0
+	local f hits kerr re first bad=0
 	for f in "$@"; do
 		[[ -f "$f" ]] || continue
 		hits=$(grep -naE -- "$_LAB_HEALTH_RE" "$f" || true)
 		if [[ -n "$hits" && -n "${DTRBD_LAB_HEALTH_IGNORE:-}" ]]; then
 			hits=$(grep -vE -- "$DTRBD_LAB_HEALTH_IGNORE" <<<"$hits" || true)
 		fi
+		# the context is for these reports; a dtrbd error line speaks
+		# for itself
+		first=${hits%%:*}
 		kerr=$(grep -naE -- "$_LAB_KERR_RE" "$f" || true)
 		for re in "${_LAB_KERNEL_EXPECT[@]}"; do
 			[[ -n "$kerr" ]] || break
@@ -956,7 +959,7 @@ lab_scan_kernel_log() {
 			bad=1
 			echo "lab: kernel trouble in $f:" >&2
 			head -n 50 <<<"$hits" | sed 's/^/    /' >&2
-			_lab_report_context "$f" "${hits%%:*}" >&2
+			[[ -z "$first" ]] || _lab_report_context "$f" "$first" >&2
 		fi
 	done
 	return "$bad"
