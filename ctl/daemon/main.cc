@@ -25,6 +25,7 @@
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
 #include "daemon/peers.h"
+#include "daemon/realtime.h"
 #include "netlink/netlink_kernel.h"
 #include "vm/libvirt_driver.h"
 #include "vm/vm_worker.h"
@@ -50,7 +51,8 @@ int refuse(const std::string &sentence)
 
 // The texts of --help and of dtrbdd(8) (dtrbdd --man, run by the build).
 constexpr const char *kSynopsis =
-	"dtrbdd [--config PATH] [--host NAME] [--run-dir DIR] [--libvirt-uri URI]";
+	"dtrbdd [--config PATH] [--host NAME] [--run-dir DIR] [--libvirt-uri URI]\n"
+	"       [--no-realtime]";
 constexpr const char *kSummary = "keep the dtrbd resources and their VMs running on this host";
 constexpr const char *kDescription =
 	"Keeps the dtrbd resources of the configuration running on this host:\n"
@@ -72,7 +74,14 @@ constexpr const char *kManDescription =
 	"next dtrbdd adopts them as they are. SIGHUP does not re-read the\n"
 	"configuration; restart the daemon instead. At system shutdown,\n"
 	"dtrbd-shutdown.service runs dtrbdctl down first, so that the domains\n"
-	"stop cleanly and the devices are demoted and disconnected.";
+	"stop cleanly and the devices are demoted and disconnected.\n"
+	"\n"
+	"The event loop, which sends and reads the heartbeats, runs at\n"
+	"real-time priority 10 (SCHED_RR; the threads that talk to libvirt do\n"
+	"not) and the daemon's memory is locked (mlockall), so that a host\n"
+	"busy with its VMs or short of memory does not delay its heartbeats\n"
+	"into a false failover. Where that is not allowed, dtrbdd says so and\n"
+	"runs at normal priority.";
 constexpr const char *kExitStatus =
 	"0   stopped by SIGTERM or SIGINT, or --help/--version\n"
 	"1   refused to start; the one sentence on stderr says what to fix\n"
@@ -83,6 +92,7 @@ struct Options {
 	std::optional<std::string> host;
 	std::string run_dir = control::kRunDir;
 	std::string libvirt_uri = "qemu:///system";
+	bool realtime = true;
 };
 
 void man_page(const po::options_description &desc)
@@ -116,6 +126,10 @@ std::optional<int> parse(int argc, char **argv, Options &o)
 		 "is the configuration's control-socket")
 		("libvirt-uri", po::value<std::string>(&o.libvirt_uri)->value_name("URI"),
 		 "the hypervisor connection (default qemu:///system)")
+		("no-realtime", po::bool_switch()->default_value(false),
+		 "run the event loop at normal priority and do not lock memory "
+		 "(default: SCHED_RR priority 10 and mlockall, so that a busy host "
+		 "sends its heartbeats on time)")
 		("help,h", "show this help and exit")
 		("version", "show the version and exit");
 	po::options_description hidden, all;
@@ -143,6 +157,7 @@ std::optional<int> parse(int argc, char **argv, Options &o)
 	}
 	if (vm.count("host"))
 		o.host = vm["host"].as<std::string>();
+	o.realtime = !vm["no-realtime"].as<bool>();
 	return std::nullopt;
 }
 
@@ -348,6 +363,19 @@ int run(const Options &o)
 		     cfg->control_socket));
 	core.start();
 	rearm();
+	// Last, so that the threads started above (the VM worker lanes) stay
+	// ordinary tasks; SCHED_RESET_ON_FORK does the same for later ones.
+	if (o.realtime) {
+		Status rt = enter_realtime();
+		Status ml = lock_memory();
+		if (rt && ml)
+			log_line(str("event loop at real-time priority ", kRealtimePriority,
+				     " (SCHED_RR), memory locked"));
+		for (const Status *s : {&rt, &ml})
+			if (!*s)
+				log_line(str(s->message(), "; going on without it (a busy host "
+					     "may send its heartbeats late)"));
+	}
 	if (prom)
 		write_metrics(true);
 	// systemd Type=notify; without NOTIFY_SOCKET this does nothing.

@@ -93,6 +93,16 @@ wait_cluster h2 '.hosts[] | select(.name == "h1") | .alive' 30 "h2 hears h1's he
 lab_exec h1 "grep -q 'dtrbdd: ready on h1: heartbeat on UDP port 7788' /lab/dtrbdd.log" ||
 	fail "h1's daemon did not log that it is ready"
 lab_exec h1 "grep -q 'dtrbdd: peer h2 is alive' /lab/dtrbdd.log" || fail "h1 did not log h2 alive"
+# The event loop runs SCHED_RR (its worker threads do not) with memory locked.
+lab_exec h1 "grep -q 'dtrbdd: event loop at real-time priority 10 (SCHED_RR), memory locked' /lab/dtrbdd.log" ||
+	fail "h1's daemon did not say it runs at real-time priority: $(lab_exec h1 "grep -E 'real-time|mlockall' /lab/dtrbdd.log")"
+out=$(lab_exec h1 'chrt -p $(cat /lab/dtrbdd.pid)')
+[[ "$out" == *"policy: SCHED_RR|SCHED_RESET_ON_FORK"*"priority: 10"* ]] ||
+	fail "dtrbdd's main thread is not SCHED_RR at 10: $out"
+out=$(lab_exec h1 'for t in /proc/$(cat /lab/dtrbdd.pid)/task/*; do chrt -p ${t##*/}; done | grep -c "policy: SCHED_OTHER" || true')
+log "dtrbdd on h1: the event loop SCHED_RR at 10, $out other thread(s) SCHED_OTHER"
+lab_exec h1 'grep -E "^VmLck: +[1-9]" /proc/$(cat /lab/dtrbdd.pid)/status' >/dev/null ||
+	fail "dtrbdd's memory is not locked: $(lab_exec h1 'grep VmLck /proc/$(cat /lab/dtrbdd.pid)/status')"
 
 # A second daemon is refused with one sentence, and changes nothing.
 out=$(lab_exec h1 "$DTRBDD" 2>&1) && fail "a second dtrbdd started"
