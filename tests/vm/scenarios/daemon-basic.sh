@@ -101,7 +101,7 @@ out=$(lab_exec h1 'chrt -p $(cat /lab/dtrbdd.pid)')
 	fail "dtrbdd's main thread is not SCHED_RR at 10: $out"
 out=$(lab_exec h1 'for t in /proc/$(cat /lab/dtrbdd.pid)/task/*; do chrt -p ${t##*/}; done | grep -c "policy: SCHED_OTHER" || true')
 log "dtrbdd on h1: the event loop SCHED_RR at 10, $out other thread(s) SCHED_OTHER"
-lab_exec h1 'grep -E "^VmLck: +[1-9]" /proc/$(cat /lab/dtrbdd.pid)/status' >/dev/null ||
+lab_exec h1 'grep -E "^VmLck:[[:space:]]+[1-9]" /proc/$(cat /lab/dtrbdd.pid)/status' >/dev/null ||
 	fail "dtrbdd's memory is not locked: $(lab_exec h1 'grep VmLck /proc/$(cat /lab/dtrbdd.pid)/status')"
 
 # A second daemon is refused with one sentence, and changes nothing.
