@@ -101,6 +101,7 @@ Result<CommandOutput> SpawnRunner::run(const std::vector<std::string> &argv,
 	CommandOutput res;
 	auto deadline = std::chrono::steady_clock::now() + limit;
 	bool timed_out = false;
+	int poll_errno = 0;
 	struct pollfd pfd[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
 	std::string *sink[2] = {&res.out, &res.err};
 	int open_fds = 2;
@@ -114,8 +115,10 @@ Result<CommandOutput> SpawnRunner::run(const std::vector<std::string> &argv,
 		int n = poll(pfd, 2, static_cast<int>(left.count()));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			poll_errno = errno;
 			break;
+		}
 		for (int i = 0; i < 2; i++) {
 			if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -133,7 +136,9 @@ Result<CommandOutput> SpawnRunner::run(const std::vector<std::string> &argv,
 							      kMaxCapture - sink[i]->size()));
 		}
 	}
-	if (timed_out)
+	// Whatever ended the reading early, the child must not outlive it:
+	// waitpid below would wait for it without a limit.
+	if (timed_out || poll_errno)
 		kill(pid, SIGKILL);
 	int ws = 0;
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
@@ -142,6 +147,10 @@ Result<CommandOutput> SpawnRunner::run(const std::vector<std::string> &argv,
 		return Status::error(str(prog, " did not finish within ",
 					 limit.count() / 1000.0, " s and was killed"),
 				     ETIMEDOUT);
+	if (poll_errno)
+		return Status::error(str("cannot read the output of ", prog, ": poll: ",
+					 std::strerror(poll_errno)),
+				     poll_errno);
 	res.exit_code = exit_code_of(ws);
 	return res;
 }

@@ -161,9 +161,10 @@ Result<std::string> add_resource_block(std::string_view text, const std::string 
 	}
 
 	std::string out(text);
-	if (!out.empty() && out.back() != '\n')
+	// one blank line between the file as it was and the new table
+	if (!out.empty() && !out.ends_with('\n'))
 		out += '\n';
-	if (!out.empty() && out.substr(out.size() >= 2 ? out.size() - 2 : 0) != "\n\n")
+	if (!out.empty() && !out.ends_with("\n\n"))
 		out += '\n';
 	out += b;
 	auto check = config::parse(out, path, no_secret());

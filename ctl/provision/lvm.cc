@@ -48,9 +48,10 @@ Result<nlohmann::json> rows(const std::string &out, const char *table, const cha
 	return j["report"][0][table];
 }
 
-bool names_missing_vg(const std::string &err, const std::string &vg)
+Status vg_not_found(const std::string &vg)
 {
-	return err.find("Volume group \"" + vg + "\" not found") != std::string::npos;
+	return Status::error(str("volume group ", vg, " not found; create it with vgcreate "
+				 "or name one that 'vgs' shows"));
 }
 
 // Names go to lvm as arguments: one that could be an option ("-a") or a
@@ -108,8 +109,7 @@ Result<VgInfo> parse_vgs_json(const std::string &out, const std::string &vg)
 			return Status::error("unexpected output of lvm vgs: vg_extent_size is 0");
 		return v;
 	}
-	return Status::error(str("volume group ", vg, " not found (lvm vgs lists no such "
-				 "group); create it with vgcreate or name one that 'vgs' shows"));
+	return vg_not_found(vg);
 }
 
 Result<std::vector<LvInfo>> parse_lvs_json(const std::string &out, const std::string &vg)
@@ -146,38 +146,36 @@ Result<CommandOutput> LvmCommand::lvm(std::vector<std::string> args)
 	return runner_->run(args, limit_);
 }
 
-Result<VgInfo> LvmCommand::vg_info(const std::string &vg)
+Result<std::string> LvmCommand::report(const char *cmd, const char *fields,
+				       const std::string &vg)
 {
 	if (Status st = check_name(vg, "volume group"); !st)
 		return st;
-	auto o = lvm({"vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
-		      "vg_name,vg_size,vg_free,vg_extent_size", vg});
+	auto o = lvm({cmd, "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+		      fields, vg});
 	if (!o)
 		return o.status();
-	if (o->exit_code != 0) {
-		if (names_missing_vg(o->err, vg))
-			return Status::error(str("volume group ", vg, " not found; create it with "
-						 "vgcreate or name one that 'vgs' shows"));
-		return Status::error(str("lvm vgs ", vg, " failed: ", lvm_reason(o->err)));
-	}
-	return parse_vgs_json(o->out, vg);
+	if (o->exit_code == 0)
+		return std::move(o->out);
+	if (o->err.find(str("Volume group \"", vg, "\" not found")) != std::string::npos)
+		return vg_not_found(vg);
+	return Status::error(str("lvm ", cmd, " ", vg, " failed: ", lvm_reason(o->err)));
+}
+
+Result<VgInfo> LvmCommand::vg_info(const std::string &vg)
+{
+	auto out = report("vgs", "vg_name,vg_size,vg_free,vg_extent_size", vg);
+	if (!out)
+		return out.status();
+	return parse_vgs_json(*out, vg);
 }
 
 Result<std::vector<LvInfo>> LvmCommand::lvs(const std::string &vg)
 {
-	if (Status st = check_name(vg, "volume group"); !st)
-		return st;
-	auto o = lvm({"lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
-		      "lv_name,lv_size", vg});
-	if (!o)
-		return o.status();
-	if (o->exit_code != 0) {
-		if (names_missing_vg(o->err, vg))
-			return Status::error(str("volume group ", vg, " not found; create it with "
-						 "vgcreate or name one that 'vgs' shows"));
-		return Status::error(str("lvm lvs ", vg, " failed: ", lvm_reason(o->err)));
-	}
-	return parse_lvs_json(o->out, vg);
+	auto out = report("lvs", "lv_name,lv_size", vg);
+	if (!out)
+		return out.status();
+	return parse_lvs_json(*out, vg);
 }
 
 Status LvmCommand::lv_create(const std::string &vg, const std::string &lv, uint64_t bytes)

@@ -54,6 +54,9 @@ public:
 
 private:
 	Result<CommandOutput> lvm(std::vector<std::string> args);
+	// `lvm CMD --reportformat json ... -o FIELDS VG`: its stdout, or the
+	// sentence (an unknown group has its own).
+	Result<std::string> report(const char *cmd, const char *fields, const std::string &vg);
 	std::unique_ptr<CommandRunner> runner_;
 	std::chrono::milliseconds limit_;
 };

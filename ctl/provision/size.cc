@@ -52,6 +52,8 @@ Result<uint64_t> parse_size(std::string_view text)
 	}
 	std::string_view suffix = text.substr(i);
 	unsigned shift = 0;
+	if (!suffix.empty() && suffix[0] == '.')
+		return bad(text, "fractions are not accepted (write 1536M for 1.5G)");
 	if (!suffix.empty()) {
 		static constexpr struct {
 			char c;
@@ -65,8 +67,6 @@ Result<uint64_t> parse_size(std::string_view text)
 				known = true;
 			}
 		std::string_view rest = suffix.substr(1);
-		if (suffix[0] == '.')
-			return bad(text, "fractions are not accepted (write 1536M for 1.5G)");
 		// "KiB" but not "KB": whether that means 1000 or 1024 depends
 		// on whom one asks, and a volume's size must not.
 		if (!known || !(rest.empty() || (c != 'b' && iequals(rest, "ib"))))

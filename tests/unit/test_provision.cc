@@ -82,10 +82,15 @@ TEST_CASE("provision: SpawnRunner runs a program without a shell, captures both 
 	  "[provision]")
 {
 	SpawnRunner run({"DTRBD_TEST_VAR=from-runner"});
-	// No shell: the ';' and the '$' reach sh -c's script as written, and
-	// the argument after the script is $0, not executed.
-	auto r = run.run({"sh", "-c", "echo out:$DTRBD_TEST_VAR; echo err >&2; exit 3", "x; touch /nonexistent"},
-			 std::chrono::seconds(10));
+	// No shell between us and the program: an argument a shell would
+	// expand or split reaches it byte for byte.
+	const std::string literal = "a; echo injected $(id) `id` * \"q\"";
+	auto r = run.run({"printf", "%s", literal}, std::chrono::seconds(10));
+	REQUIRE(r.ok());
+	CHECK(r->exit_code == 0);
+	CHECK(r->out == literal);
+	r = run.run({"sh", "-c", "echo out:$DTRBD_TEST_VAR; echo err >&2; exit 3"},
+		    std::chrono::seconds(10));
 	REQUIRE(r.ok());
 	CHECK(r->exit_code == 3);
 	CHECK(r->out == "out:from-runner\n");
