@@ -420,8 +420,9 @@ _lab_boot() {
 	# with two scenarios (five guests) on two cores, CI's guest booting in
 	# 35 s instead of 8 printed three stack dumps at one instant, one at
 	# KERN_INFO (as the RCU stall report dumps its starved grace-period
-	# thread), under the default 21 s.  A CPU that really loops with preemption or interrupts
-	# off does so for good and is still reported, after 60 s.
+	# thread), under the default 21 s.  A CPU that really loops with
+	# preemption or interrupts off does so for good and is still
+	# reported, after 60 s.
 	append+=" rcupdate.rcu_cpu_stall_timeout=$_LAB_STALL_SECS watchdog_thresh=$((_LAB_STALL_SECS / 2))"
 	append+=" lab.host=$h lab.ip=10.99.0.$i/24"
 	# The debug kernel's modules live in its cache: the initramfs binds them
