@@ -471,6 +471,7 @@ Status run_verb(Invocation &inv, const char *cmd)
 
 Status run_up(Invocation &inv) { return run_verb(inv, "up"); }
 Status run_down(Invocation &inv) { return run_verb(inv, "down"); }
+Status run_reload(Invocation &inv) { return run_verb(inv, "reload"); }
 Status run_fail_back(Invocation &inv) { return run_verb(inv, "fail-back"); }
 Status run_migrate(Invocation &inv) { return run_verb(inv, "migrate"); }
 
@@ -894,6 +895,22 @@ const Command kCommands[] = {
 	Command::kOptionalName, false,
 	[](po::options_description_easy_init add) { socket_option(add); },
 	run_up,
+},
+{
+	"reload", "reload",
+	"ask dtrbdd to read the configuration again",
+	"dtrbdd reads its configuration file again and checks all of it. When\n"
+	"it has no mistake, dtrbdd executes itself anew with it (the same\n"
+	"process, as 'systemctl reload dtrbd' and SIGHUP do) and adopts what\n"
+	"runs, as after a restart: devices, connections and domains keep\n"
+	"running, and a resource added to the file is brought up. Otherwise it\n"
+	"keeps the configuration it has and the first mistake is printed (see\n"
+	"them all with check-config). Refused while a request of the peer is\n"
+	"being carried out. Edit the same file on both hosts and reload both.",
+	"dtrbdctl check-config && dtrbdctl reload",
+	Command::kNoMinor, false,
+	[](po::options_description_easy_init add) { socket_option(add); },
+	run_reload,
 },
 {
 	"down", "down [NAME]",

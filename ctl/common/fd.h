@@ -2,8 +2,13 @@
 // UniqueFd: owns one file descriptor and closes it exactly once.
 #pragma once
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <utility>
 
 namespace dtrbd {
@@ -36,5 +41,22 @@ public:
 private:
 	int fd_ = -1;
 };
+
+// Waits for @events on @fd until @deadline: 1 ready, 0 timed out, -1 error
+// (errno set). EINTR is retried.
+inline int wait_fd(int fd, short events, std::chrono::steady_clock::time_point deadline)
+{
+	for (;;) {
+		auto left = std::chrono::ceil<std::chrono::milliseconds>(
+			deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0)
+			return 0;
+		pollfd p{fd, events, 0};
+		int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n > 0 ? 1 : n;
+	}
+}
 
 } // namespace dtrbd

@@ -394,7 +394,7 @@ void Checker::root(const toml::table &t)
 {
 	const Position top{};
 	only_keys(t, {"secret-file", "witness", "hosts", "resources", "timing", "heartbeat-port",
-		      "control-socket", "state-dir", "metrics"},
+		      "control-port", "control-socket", "state-dir", "metrics"},
 		  "the top level");
 
 	const toml::node *n = nullptr;
@@ -417,6 +417,12 @@ void Checker::root(const toml::table &t)
 			mistake(n->source(), str("heartbeat-port ", *v, " is out of range; use a UDP port from 1 to 65535"));
 		else
 			cfg_.heartbeat_port = static_cast<uint16_t>(*v);
+	}
+	if (auto v = get_int(t, "control-port", "the top level", false, top, &n)) {
+		if (*v < 1 || *v > 65535)
+			mistake(n->source(), str("control-port ", *v, " is out of range; use a TCP port from 1 to 65535"));
+		else
+			cfg_.control_port = static_cast<uint16_t>(*v);
 	}
 	for (auto [key, field] : {std::pair{"control-socket", &cfg_.control_socket},
 				  std::pair{"state-dir", &cfg_.state_dir}}) {
@@ -872,6 +878,10 @@ void Checker::cross_checks()
 		}
 		// Both ends of the replication link speak the same IP version.
 		const Resource *r = rs[i];
+		if (r->port == cfg_.control_port)
+			mistake(port_pos_[r->name], str("port ", r->port, " of resource ", r->name,
+							" is the control-port of the daemons (TCP, default ",
+							kDefaultControlPort, "); give the resource another port"));
 		for (size_t k = 1; k < r->hosts.size(); k++) {
 			const Host *a = cfg_.find_host(r->hosts[0]), *b = cfg_.find_host(r->hosts[k]);
 			if (a->address.family != b->address.family)

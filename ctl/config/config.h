@@ -25,6 +25,9 @@ inline constexpr const char *kDefaultPath = "/etc/dtrbd/dtrbd.conf";
 inline constexpr const char *kDefaultControlSocket = "/run/dtrbd/dtrbdd.sock";
 inline constexpr const char *kDefaultStateDir = "/var/lib/dtrbd";
 inline constexpr uint16_t kDefaultHeartbeatPort = 7788;
+// TCP, on every host's address: the daemons' authenticated peer control
+// channel (provisioning; daemon/peer_control.h).
+inline constexpr uint16_t kDefaultControlPort = 7787;
 // Names of hosts and resources: [A-Za-z0-9_.-], not starting with '.' or
 // '-', 1..kMaxNameLen bytes (a host name is sent in the hello, and both
 // host and resource names in every heartbeat and witness datagram, whose
@@ -100,6 +103,7 @@ struct Config {
 	std::vector<uint8_t> secret;		// its content (read and checked by load())
 	std::optional<Witness> witness;
 	uint16_t heartbeat_port = kDefaultHeartbeatPort;	// UDP, every heartbeat link
+	uint16_t control_port = kDefaultControlPort;	// TCP, the peer control channel
 	std::string control_socket = kDefaultControlSocket;
 	std::string state_dir = kDefaultStateDir;
 	Timing timing;

@@ -32,27 +32,7 @@ json refused(std::string sentence)
 	return {{"ok", false}, {"error", std::move(sentence)}};
 }
 
-namespace {
-
 using Clock = std::chrono::steady_clock;
-
-// Waits for @events until @deadline: 1 ready, 0 timed out, -1 error.
-int wait_fd(int fd, short events, Clock::time_point deadline)
-{
-	for (;;) {
-		auto left = std::chrono::ceil<std::chrono::milliseconds>(
-			deadline - Clock::now());
-		if (left.count() <= 0)
-			return 0;
-		pollfd p{fd, events, 0};
-		int n = poll(&p, 1, static_cast<int>(left.count()));
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n > 0 ? 1 : n;
-	}
-}
-
-} // namespace
 
 Result<json> ask(const std::string &path, const json &request,
 		 std::chrono::milliseconds timeout)

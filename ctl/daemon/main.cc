@@ -4,6 +4,7 @@
 // daemon core: it owns every descriptor and the event loop.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "common/manpage.h"
 #include "config/config.h"
+#include "daemon/children.h"
 #include "daemon/connmgr.h"
 #include "daemon/control.h"
 #include "daemon/control_server.h"
@@ -24,6 +26,7 @@
 #include "daemon/lock.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
+#include "daemon/peer_control.h"
 #include "daemon/peers.h"
 #include "daemon/realtime.h"
 #include "netlink/netlink_kernel.h"
@@ -52,7 +55,7 @@ int refuse(const std::string &sentence)
 // The texts of --help and of dtrbdd(8) (dtrbdd --man, run by the build).
 constexpr const char *kSynopsis =
 	"dtrbdd [--config PATH] [--host NAME] [--run-dir DIR] [--libvirt-uri URI]\n"
-	"       [--no-realtime]";
+	"       [--no-realtime] [--dtrbdctl PATH]";
 constexpr const char *kSummary = "keep the dtrbd resources and their VMs running on this host";
 constexpr const char *kDescription =
 	"Keeps the dtrbd resources of the configuration running on this host:\n"
@@ -67,12 +70,21 @@ constexpr const char *kManDescription =
 	"every resource has been adopted). It hears the peer over the heartbeat\n"
 	"links, asks the witness before it promotes a resource its peer no\n"
 	"longer answers for, and answers the dtrbdctl cluster verbs (up, down,\n"
-	"fail-back, migrate, cluster) on its control socket.\n"
+	"fail-back, migrate, cluster, reload) on its control socket.\n"
+	"\n"
+	"On TCP port control-port (7787) of its host address it answers the\n"
+	"other host's dtrbdd or dtrbdctl provision over the peer control\n"
+	"channel: requests signed with the cluster's secret, from a configured\n"
+	"host's address only, carried out by a dtrbdctl peer-exec child so\n"
+	"that the heartbeats go on meanwhile.\n"
 	"\n"
 	"Stopping the daemon (SIGTERM, SIGINT, systemctl stop dtrbd) stops\n"
 	"nothing else: devices, connections and domains keep running, and the\n"
-	"next dtrbdd adopts them as they are. SIGHUP does not re-read the\n"
-	"configuration; restart the daemon instead. At system shutdown,\n"
+	"next dtrbdd adopts them as they are. SIGHUP (systemctl reload dtrbd,\n"
+	"dtrbdctl reload) reads the configuration again: when it has no\n"
+	"mistake, dtrbdd executes itself anew with it (the same process id)\n"
+	"and adopts what runs, as after a restart; otherwise it says why and\n"
+	"keeps the configuration it has. At system shutdown,\n"
 	"dtrbd-shutdown.service runs dtrbdctl down first, so that the domains\n"
 	"stop cleanly and the devices are demoted and disconnected.\n"
 	"\n"
@@ -93,7 +105,23 @@ struct Options {
 	std::string run_dir = control::kRunDir;
 	std::string libvirt_uri = "qemu:///system";
 	bool realtime = true;
+	std::string dtrbdctl;		// empty: next to this program
 };
+
+// run()'s result when dtrbdd is to execute itself anew (reload).
+constexpr int kReexec = -100;
+
+// dtrbdctl next to this program (both are installed in /usr/sbin; in the
+// build tree both are in build/ctl).
+std::string sibling_dtrbdctl()
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return "/usr/sbin/dtrbdctl";
+	std::string self(buf, static_cast<size_t>(n));
+	return self.substr(0, self.rfind('/') + 1) + "dtrbdctl";
+}
 
 void man_page(const po::options_description &desc)
 {
@@ -130,6 +158,9 @@ std::optional<int> parse(int argc, char **argv, Options &o)
 		 "run the event loop at normal priority and do not lock memory "
 		 "(default: SCHED_RR priority 10 and mlockall, so that a busy host "
 		 "sends its heartbeats on time)")
+		("dtrbdctl", po::value<std::string>(&o.dtrbdctl)->value_name("PATH"),
+		 "the dtrbdctl that runs the peer's requests (default: the one "
+		 "next to dtrbdd)")
 		("help,h", "show this help and exit")
 		("version", "show the version and exit");
 	po::options_description hidden, all;
@@ -270,13 +301,44 @@ int run(const Options &o)
 
 	Loop &l = **loop;
 	l.after_each(rearm);
+
+	// The peer's requests: "reload" here, the rest in dtrbdctl peer-exec
+	// children (logical volumes, zeroing, metadata, files take seconds).
+	Children children(l);
+	std::unique_ptr<PeerControl> peer;
+	bool reexec = false;
+	// Read the configuration again and, when it is good, execute anew with
+	// it (after the loop ends, so this answer is sent first).
+	auto reload = [&]() -> nlohmann::json {
+		auto next = config::load_or_refuse(o.config);
+		if (!next)
+			return control::refused(str("not reloading: ", next.status().message(),
+						    "; dtrbdd keeps the configuration it has"));
+		auto me2 = config::this_host(*next, o.host ? std::optional<std::string_view>(*o.host)
+							 : std::nullopt);
+		if (!me2 || (*me2)->name != self)
+			return control::refused(str("not reloading: ", o.config, " no longer names this "
+						    "host ", self, "; fix it or restart dtrbdd"));
+		if (auto bad = arbiter::check_params(params_of(*next)))
+			return control::refused(str("not reloading: the [timing] of ", o.config,
+						    " is not safe: ", *bad));
+		if (children.running() || (peer && peer->pending()))
+			return control::refused("not reloading now: a request of the peer is being "
+						"carried out; try again when it is done");
+		log_line(str("reloading ", o.config, ": ", next->summary(),
+			     "; dtrbdd starts anew (devices, connections and domains keep running)"));
+		reexec = true;
+		l.stop();
+		return control::ok(str("dtrbdd on ", self, " reloads ", o.config, " (",
+				       next->summary(), ")"));
+	};
 	Status st;
 	st = l.add(sigs->fd(), EPOLLIN, [&](uint32_t) {
 		for (int s; (s = sigs->next()) != 0;) {
 			if (s == SIGHUP) {
-				log_line("SIGHUP: the configuration is read at start only; "
-					 "restart dtrbdd to apply changes (devices and domains "
-					 "keep running)");
+				nlohmann::json r = reload();
+				if (!r.value("ok", false))
+					log_line(str("SIGHUP: ", r.value("error", std::string())));
 				continue;
 			}
 			log_line(str("stopping on ", strsignal(s),
@@ -354,10 +416,51 @@ int run(const Options &o)
 	}
 
 	auto ctl = ControlServer::make(l, cfg->control_socket, [&](const nlohmann::json &req) {
+		if (req.value("cmd", std::string()) == "reload")
+			return reload();
 		return core.handle(req);
 	});
 	if (!ctl)
 		return refuse(ctl.status().message());
+
+	const std::string ctl_path = o.dtrbdctl.empty() ? sibling_dtrbdctl() : o.dtrbdctl;
+	auto pc = PeerControl::make(l, *cfg, self, [&](const std::string &from,
+						       const std::string &body,
+						       PeerControl::Reply reply) {
+		nlohmann::json req = nlohmann::json::parse(body, nullptr, false);
+		std::string cmd = req.is_object() ? req.value("cmd", std::string()) : std::string();
+		if (cmd == "reload")
+			return reply(reload().dump());
+		log_line(str("peer control: ", from, " asks for ", cmd.empty() ? "?" : cmd));
+		Status st = children.start(
+			{ctl_path, "peer-exec", "--config", o.config, "--host", self, "--from", from},
+			body, std::chrono::hours(1), [reply, from, cmd](const Children::Done &d) {
+				std::string out = d.out;
+				while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+					out.pop_back();
+				auto j = nlohmann::json::parse(out, nullptr, false);
+				if (!j.is_object() || !j.contains("ok")) {
+					std::string why = d.timed_out ? std::string("did not end within an hour")
+								      : str("ended with status ", d.exit_code,
+									    " and no answer");
+					log_line(str("peer control: dtrbdctl peer-exec for ", from, "'s ",
+						     cmd, " ", why));
+					j = control::refused(str("dtrbdctl peer-exec ", why,
+								 "; see dtrbdd's log on that host"));
+				}
+				reply(j.dump());
+			});
+		if (!st)
+			reply(control::refused(st.message()).dump());
+	});
+	if (pc) {
+		peer = std::move(*pc);
+		peer->set_log(log_line);
+	} else {
+		// Only provisioning needs it; the resources do not.
+		log_line(str(pc.status().message(), "; the peer control channel is off "
+			     "(dtrbdctl provision from the other host will not reach this one)"));
+	}
 
 	log_line(str("starting on ", self, ": ", cfg->summary(), "; control socket ",
 		     cfg->control_socket));
@@ -385,7 +488,7 @@ int run(const Options &o)
 		     cfg->witness ? str(", witness ", cfg->witness->address.str())
 				  : std::string(", no witness (no automatic failover)")));
 	st = l.run();
-	sd_notify(0, "STOPPING=1");
+	sd_notify(0, reexec ? "RELOADING=1" : "STOPPING=1");
 	if (prom) {
 		// Say that nobody updates the file any more (a crash leaves it
 		// as it was: its age, node_textfile_mtime_seconds, tells).
@@ -394,7 +497,7 @@ int run(const Options &o)
 	}
 	if (!st)
 		return refuse(st.message());
-	return 0;
+	return reexec ? kReexec : 0;
 }
 
 } // namespace
@@ -404,9 +507,17 @@ int main(int argc, char **argv)
 	Options o;
 	if (auto rc = parse(argc, argv, o))
 		return *rc;
+	int rc;
 	try {
-		return run(o);
+		rc = run(o);
 	} catch (const std::exception &e) {
 		return refuse(str("internal error: ", e.what()));
 	}
+	if (rc != kReexec)
+		return rc;
+	// Everything run() owned is closed (all descriptors are O_CLOEXEC
+	// anyway, the lock included): the new image starts as after a restart.
+	execv("/proc/self/exe", argv);
+	return refuse(str("could not execute dtrbdd anew: ", errno_text(errno),
+			  "; start it again (devices and domains keep running)"));
 }

@@ -282,6 +282,24 @@ preferred = ["p1"]
 	CHECK(ms.size() == 5);
 }
 
+TEST_CASE("config: control-port: default, range, not a resource's port", "[config]")
+{
+	auto ok = parse(kBase, "/etc/dtrbd/dtrbd.conf", kNoSecret);
+	REQUIRE(ok.config);
+	CHECK(ok.config->control_port == kDefaultControlPort);
+	auto ms = mistakes("control-port = 70000\n" + kBase);
+	INFO(dump(ms));
+	CHECK(has(ms, "1", "control-port 70000 is out of range; use a TCP port from 1 to 65535"));
+	ms = mistakes("control-port = 7701\n" + kBase + R"([resources.vm1]
+minor = 1
+port = 7701
+disk = "/dev/vdb"
+)");
+	INFO(dump(ms));
+	CHECK(has(ms, "9", "port 7701 of resource vm1 is the control-port of the daemons"));
+	CHECK(ms.size() == 1);
+}
+
 TEST_CASE("config: duplicate minors and ports, ranges", "[config]")
 {
 	auto ms = mistakes(kBase + R"([resources.a]
@@ -494,7 +512,7 @@ TEST_CASE("config: load_or_refuse counts the other mistakes", "[config]")
 	REQUIRE_FALSE(r.ok());
 	CHECK(r.status().message() == path + ":1:1: unknown key 'a' in the top level; the keys allowed there "
 					    "are secret-file, witness, hosts, resources, timing, heartbeat-port, "
-					    "control-socket, state-dir, metrics (and 2 more; see them all with 'dtrbdctl "
+					    "control-port, control-socket, state-dir, metrics (and 2 more; see them all with 'dtrbdctl "
 					    "check-config --config " + path + "')");
 }
 
@@ -555,7 +573,7 @@ TEST_CASE("dtrbdctl check-config prints every mistake or the summary", "[config]
 	r = cli({"check-config", "--config", path});
 	CHECK(r.rc == 1);
 	CHECK(r.out == path + ":2:1: unknown key 'bogus' in the top level; the keys allowed there are "
-			      "secret-file, witness, hosts, resources, timing, heartbeat-port, control-socket, "
+			      "secret-file, witness, hosts, resources, timing, heartbeat-port, control-port, control-socket, "
 			      "state-dir, metrics\n" +
 			      path + ":8:9: minor 300 of resource vm1 is out of range; use 0 to 255\n");
 	CHECK(r.err == "dtrbdctl: " + path + " has 2 mistakes; fix them and run check-config again\n");
