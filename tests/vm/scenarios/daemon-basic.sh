@@ -1,5 +1,5 @@
 #!/bin/bash
-# description: dtrbdd on two hosts brings a resource up connected (on-peer-loss freeze, authenticated) with the preferred host Primary, heartbeats both ways, cluster --json shows it, a second daemon is refused, and kill -9 + restart adopts without changing anything
+# description: dtrbdd on two hosts brings a resource up connected (on-peer-loss freeze, authenticated) with the preferred host Primary, heartbeats both ways, cluster --json shows it, a second daemon is refused, kill -9 + restart adopts without changing anything, and dtrbdctl reload re-executes the same process, which adopts the same way, while a bad file is refused (SIGHUP and dtrbdctl reload) and the old configuration kept
 # timeout: 600
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -136,6 +136,36 @@ assert_eq "$(dt_field h1 1 .connection)" connected "h1 connection after the rest
 after=$(dt_field h1 1 .written_bytes)
 ((after >= written + (1 << 20))) || fail "written_bytes went from $written to $after"
 log "kill -9 and restart: r1 stayed Primary and connected, the new daemon adopted it"
+
+# Reload (dtrbdctl reload, SIGHUP): a good file re-executes the same
+# process, which adopts r1 untouched; a bad one is refused and kept out.
+pid=$(lab_exec h1 'cat /lab/dtrbdd.pid')
+readies=$(lab_exec h1 "grep -c 'dtrbdd: ready on h1' /lab/dtrbdd.log")
+out=$(lab_exec h1 "$DT_CTL" reload) || fail "dtrbdctl reload on h1 failed: $out"
+[[ "$out" == "dtrbdd on h1 reloads /etc/dtrbd/dtrbd.conf (2 hosts, 1 resource, no witness)" ]] || fail "reload said: $out"
+end=$((EPOCHSECONDS + 60))
+until (($(lab_exec h1 "grep -c 'dtrbdd: ready on h1' /lab/dtrbdd.log") > readies)); do
+	((EPOCHSECONDS < end)) || fail "dtrbdd on h1 was not ready again 60 s after the reload: $(lab_exec h1 'tail -n 20 /lab/dtrbdd.log')"
+	sleep 0.5
+done
+lab_exec h1 "kill -0 $pid" || fail "the reloaded dtrbdd is not process $pid"
+lab_exec h1 "grep -q 'dtrbdd: reloading /etc/dtrbd/dtrbd.conf' /lab/dtrbdd.log" || fail "no reload line in h1's log"
+assert_eq "$(lab_exec h1 "grep -c 'r1: found /dev/dtrbd1 primary, connected' /lab/dtrbdd.log")" 2 \
+	"adoptions of r1 logged (the restart and the reload)"
+assert_eq "$(dt_field h1 1 .role) $(dt_field h1 1 .connection)" "primary connected" "r1 on h1 after the reload"
+lab_exec h1 "cp /etc/dtrbd/dtrbd.conf /lab/conf.good && echo 'bogus = 1' >>/etc/dtrbd/dtrbd.conf"
+lab_exec h1 "kill -HUP $pid"
+end=$((EPOCHSECONDS + 30))
+until lab_exec h1 "grep -q 'dtrbdd: SIGHUP: not reloading: /etc/dtrbd/dtrbd.conf:' /lab/dtrbdd.log"; do
+	((EPOCHSECONDS < end)) || fail "SIGHUP with a bad file: no refusal in the log: $(lab_exec h1 'tail -n 5 /lab/dtrbdd.log')"
+	sleep 0.5
+done
+err=$(lab_exec h1 "$DT_CTL" reload 2>&1) && fail "reload of a bad file succeeded"
+[[ "$err" == "dtrbdctl: not reloading: /etc/dtrbd/dtrbd.conf:"*"unknown key 'bogus'"*"keeps the configuration it has" ]] ||
+	fail "reload of a bad file said: $err"
+assert_eq "$(cluster_field h1 '.resources[0].role')" primary "r1 under the kept configuration"
+lab_exec h1 "cp /lab/conf.good /etc/dtrbd/dtrbd.conf"
+log "reload: same pid $pid, r1 adopted untouched; a bad file refused ($err)"
 
 lab_exec h1 'kill -TERM $(cat /lab/dtrbdd.pid)'
 lab_exec h2 'kill -TERM $(cat /lab/dtrbdd.pid)'
