@@ -15,6 +15,7 @@
 #include "cli/check_config.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/provision_cli.h"
 #include "cli/udev_attach.h"
 #include "daemon/control.h"
 #include "common/crypto.h"
@@ -485,6 +486,42 @@ Status run_udev_attach(Invocation &inv)
 	return cmd_udev_attach(o, inv.env.ask_daemon, inv.env.open_kernel, inv.env.out);
 }
 
+ProvisionCli provision_cli(const Invocation &inv)
+{
+	ProvisionCli o;
+	o.config_path = text(inv, "config");
+	o.socket = text(inv, "socket");
+	if (!inv.host.empty())
+		o.host = inv.host;
+	o.name = inv.name;
+	o.json = flag(inv, "json");
+	return o;
+}
+
+Status run_provision(Invocation &inv)
+{
+	ProvisionCli o = provision_cli(inv);
+	o.size = text(inv, "size");
+	o.vg = text(inv, "vg");
+	o.preferred = optional_text(inv, "preferred");
+	o.domain_xml = optional_text(inv, "domain-xml");
+	return cmd_provision(o, inv.env);
+}
+
+Status run_deprovision(Invocation &inv)
+{
+	ProvisionCli o = provision_cli(inv);
+	o.keep_volumes = flag(inv, "keep-volumes");
+	return cmd_deprovision(o, inv.env);
+}
+
+Status run_peer_exec(Invocation &inv)
+{
+	ProvisionCli o = provision_cli(inv);
+	return cmd_peer_exec(o, optional_text(inv, "from").value_or(""),
+			     inv.env.in ? *inv.env.in : std::cin, inv.env);
+}
+
 Status run_cluster(Invocation &inv)
 {
 	return cmd_cluster(inv.env.ask_daemon, text(inv, "socket"), flag(inv, "json"),
@@ -911,6 +948,88 @@ const Command kCommands[] = {
 	Command::kNoMinor, false,
 	[](po::options_description_easy_init add) { socket_option(add); },
 	run_reload,
+},
+{
+	"provision", "provision NAME --size SIZE --vg VG [--preferred HOST] [--domain-xml FILE] [--json]",
+	"create a replicated volume (and register its VM) on both hosts",
+	"Run on either host of the pair, as root, with dtrbdd running on both.\n"
+	"In one run, on both hosts: checks that the volume group VG exists with\n"
+	"room enough, that NAME is new (no resource, no logical volume VG/NAME)\n"
+	"and that /etc/dtrbd/dtrbd.conf is the same file on both; creates the\n"
+	"logical volume VG/NAME (tagged dtrbd-provisioned, the same size on both,\n"
+	"large enough that /dev/dtrbdN offers at least SIZE after the internal\n"
+	"metadata), writes zeros over all of it, and writes metadata that says\n"
+	"UpToDate with one generation id shared by both hosts, so that no\n"
+	"initial sync is needed; with --domain-xml, copies FILE to\n"
+	"/etc/dtrbd/domains/NAME.xml; adds [resources.NAME] (the lowest free\n"
+	"minor, the next free port, the volume, the preferred host, the domain)\n"
+	"to dtrbd.conf on both hosts, written atomically, every other line kept;\n"
+	"then asks both dtrbdds to reload, after which the preferred host (by\n"
+	"default this one) becomes Primary and starts the domain.\n"
+	"\n"
+	"The other host's half is carried out by its dtrbdd over the\n"
+	"authenticated peer control channel (control-port). Any failure before\n"
+	"the configuration is written on both hosts undoes what this run created,\n"
+	"on both hosts, and names the step and host that failed. SIZE is a whole\n"
+	"number with an optional binary suffix: 512M, 10G, 1T (1 MiB at least, a\n"
+	"multiple of 4 KiB). FILE must define a domain whose disk is a\n"
+	"<disk type='block'> on /dev/dtrbd/by-res/NAME (or /dev/dtrbdN). --host\n"
+	"NAME says which configured host this is when the hostname does not.",
+	"dtrbdctl provision vm3 --size 10G --vg vg0\n"
+	"dtrbdctl provision vm3 --size 10G --vg vg0 --preferred p2 --domain-xml vm3.xml",
+	Command::kName, false,
+	[](po::options_description_easy_init add) {
+		add("size", po::value<std::string>()->value_name("SIZE")->required(),
+		    "the device's size (512M, 10G, 1T)");
+		add("vg", po::value<std::string>()->value_name("VG")->required(),
+		    "the LVM volume group, the same name on both hosts");
+		add("preferred", po::value<std::string>()->value_name("HOST"),
+		    "the host that runs it (default: this one)");
+		add("domain-xml", po::value<std::string>()->value_name("FILE"),
+		    "a libvirt domain XML to register for it");
+		json_option(add, "print the steps and the result as one JSON object");
+		config_option(add);
+		socket_option(add);
+	},
+	run_provision,
+},
+{
+	"deprovision", "deprovision NAME [--keep-volumes] [--json]",
+	"remove a provisioned resource from both hosts",
+	"Undoes provision, on both hosts: refuses while NAME is Primary on either\n"
+	"host (stop it first with 'dtrbdctl down NAME' on both) or its device is\n"
+	"open; removes [resources.NAME] (and the comment above it) from\n"
+	"dtrbd.conf on both hosts, every other line kept, and reloads both\n"
+	"dtrbdds; disconnects and detaches /dev/dtrbdN; removes\n"
+	"/etc/dtrbd/domains/NAME.xml; and, unless --keep-volumes, removes the\n"
+	"logical volumes, but only volumes provision created (tagged\n"
+	"dtrbd-provisioned). The libvirt domain stays defined (virsh undefine).",
+	"dtrbdctl down vm3   # on both hosts\n"
+	"dtrbdctl deprovision vm3",
+	Command::kName, false,
+	[](po::options_description_easy_init add) {
+		add("keep-volumes", po::bool_switch(), "keep the logical volumes (and the data)");
+		json_option(add, "print the steps and the result as one JSON object");
+		config_option(add);
+		socket_option(add);
+	},
+	run_deprovision,
+},
+{
+	"peer-exec", "peer-exec --host SELF --from PEER [--config PATH]",
+	"carry out one step of the peer's provision (run by dtrbdd)",
+	"dtrbdd runs this for every request the other host's dtrbdctl sends\n"
+	"over the authenticated peer control channel (provision and deprovision\n"
+	"steps): reads the request (one JSON object) from standard input,\n"
+	"carries it out on this host and prints the answer as one JSON line.\n"
+	"Not meant to be run by hand.",
+	"echo '{\"cmd\":\"provision-check\",...}' | dtrbdctl peer-exec --host p2 --from p1",
+	Command::kNoMinor, false,
+	[](po::options_description_easy_init add) {
+		add("from", po::value<std::string>()->value_name("PEER"), "the asking host");
+		config_option(add);
+	},
+	run_peer_exec,
 },
 {
 	"down", "down [NAME]",

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <ostream>
 
@@ -35,6 +36,8 @@ struct Env {
 	};
 	// For the cluster verbs: one request to dtrbdd's control socket.
 	AskDaemon ask_daemon = default_ask_daemon;
+	// peer-exec's request; nullptr: std::cin.
+	std::istream *in = nullptr;
 
 	static Result<nlohmann::json> default_ask_daemon(const std::string &socket,
 							 const nlohmann::json &request);

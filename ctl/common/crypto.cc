@@ -11,11 +11,26 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "common/fd.h"
 #include "common/log.h"
 
 namespace dtrbd::crypto {
+
+std::string sha256_hex(std::string_view data)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	SHA256(reinterpret_cast<const unsigned char *>(data.data()), data.size(), md);
+	static const char digits[] = "0123456789abcdef";
+	std::string out;
+	out.reserve(2 * sizeof(md));
+	for (uint8_t b : md) {
+		out += digits[b >> 4];
+		out += digits[b & 15];
+	}
+	return out;
+}
 
 Digest hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> data)
 {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -23,6 +24,10 @@ inline constexpr size_t kMinSecretBytes = 16;
 // HMAC-SHA256(key, data) (RFC 2104 with SHA-256). Any key length, including
 // zero, is accepted as HMAC defines it.
 Digest hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> data);
+
+// SHA-256 of @data as 64 lowercase hex digits (the fingerprint of a file
+// both hosts must have the same).
+std::string sha256_hex(std::string_view data);
 
 // a == b, in time independent of where they differ.
 bool digest_equal(const Digest &a, const Digest &b);

@@ -309,7 +309,9 @@ int run(const Options &o)
 	bool reexec = false;
 	// Read the configuration again and, when it is good, execute anew with
 	// it (after the loop ends, so this answer is sent first).
-	auto reload = [&]() -> nlohmann::json {
+	// @own: requests of the peer counted as pending that are this one
+	// (a reload the peer asked for is pending while it is handled).
+	auto reload = [&](size_t own = 0) -> nlohmann::json {
 		auto next = config::load_or_refuse(o.config);
 		if (!next)
 			return control::refused(str("not reloading: ", next.status().message(),
@@ -322,7 +324,7 @@ int run(const Options &o)
 		if (auto bad = arbiter::check_params(params_of(*next)))
 			return control::refused(str("not reloading: the [timing] of ", o.config,
 						    " is not safe: ", *bad));
-		if (children.running() || (peer && peer->pending()))
+		if (children.running() || (peer && peer->pending() > own))
 			return control::refused("not reloading now: a request of the peer is being "
 						"carried out; try again when it is done");
 		log_line(str("reloading ", o.config, ": ", next->summary(),
@@ -430,7 +432,7 @@ int run(const Options &o)
 		nlohmann::json req = nlohmann::json::parse(body, nullptr, false);
 		std::string cmd = req.is_object() ? req.value("cmd", std::string()) : std::string();
 		if (cmd == "reload")
-			return reply(reload().dump());
+			return reply(reload(1).dump());
 		log_line(str("peer control: ", from, " asks for ", cmd.empty() ? "?" : cmd));
 		Status st = children.start(
 			{ctl_path, "peer-exec", "--config", o.config, "--host", self, "--from", from},

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "daemon/metrics.h"
 
+#include "common/file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,42 +185,8 @@ std::string render(const Snapshot &s)
 
 Status write_atomically(const std::string &path, std::string_view text, mode_t mode)
 {
-	auto slash = path.rfind('/');
-	std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-	std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-	std::string tmp = str(dir, "/.", base, ".XXXXXX");
-	UniqueFd fd(::mkstemp(tmp.data()));
-	if (!fd.valid())
-		return Status::error(str("cannot create a temporary file in ", dir, " for ", path,
-					 ": ", std::strerror(errno),
-					 "; create the directory or fix [metrics] textfile"),
-				     errno);
-	auto fail = [&](const char *what) {
-		int e = errno;
-		::unlink(tmp.c_str());
-		// Not the temporary file's random name: the writer says a
-		// failure only when its sentence changes.
-		return Status::error(str("cannot ", what, " a temporary file (", dir, "/.", base,
-					 ".*) for ", path, ": ", std::strerror(e)),
-				     e);
-	};
-	// mkstemp makes it 0600; node-exporter usually runs as another user.
-	if (::fchmod(fd.get(), mode) != 0)
-		return fail("set the mode of");
-	for (size_t done = 0; done < text.size();) {
-		ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return fail("write");
-		}
-		done += static_cast<size_t>(n);
-	}
-	if (::close(fd.release()) != 0)
-		return fail("close");
-	if (::rename(tmp.c_str(), path.c_str()) != 0)
-		return fail("rename");
-	return {};
+	return dtrbd::write_atomically(path, text, mode, Durability::kVolatile,
+				       "create the directory or fix [metrics] textfile");
 }
 
 std::optional<std::string> TextfileWriter::update(const std::string &text)

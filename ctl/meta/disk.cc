@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -223,8 +224,11 @@ Result<MdSuper> read_metadata(const std::string &disk,
 }
 
 Result<CreatedMd> create_metadata(const std::string &disk, bool force,
-				  const std::optional<std::string> &meta)
+				  const std::optional<std::string> &meta,
+				  std::optional<uint64_t> identical_uuid)
 {
+	if (identical_uuid && *identical_uuid == 0)
+		return Status::error("a shared current uuid must not be 0", EINVAL);
 	// Internal: everything on @disk. External: @disk only sized, and held
 	// exclusively meanwhile so that a device in use is refused.
 	auto d = open_backing(disk, meta ? Access::kReadExclusive : Access::kWrite);
@@ -277,6 +281,10 @@ Result<CreatedMd> create_metadata(const std::string &disk, bool force,
 		return io_error("flush", path, errno);
 
 	CreatedMd out{*l, new_super(d->size, *l, random_uuid(), meta.has_value())};
+	if (identical_uuid) {
+		out.super.flags |= DTRBD_MDF_CONSISTENT | DTRBD_MDF_WAS_UPTODATE;
+		out.super.current_uuid = *identical_uuid;
+	}
 	SuperBlock buf = encode_super(out.super);
 	st = pwrite_all(target.fd.get(), buf.data(), buf.size(), l->sb_offset, path);
 	if (!st)
@@ -287,6 +295,45 @@ Result<CreatedMd> create_metadata(const std::string &disk, bool force,
 		   ", activity log at ", l->al_offset, ", bitmap at ", l->bm_offset,
 		   " (", l->bm_size, " bytes)");
 	return out;
+}
+
+Status zero_device(const std::string &path, uint64_t bytes,
+		   const std::function<void(uint64_t)> &progress)
+{
+	auto b = open_backing(path, Access::kWrite);
+	if (!b)
+		return b.status();
+	if (bytes > b->size)
+		return Status::error(str("cannot zero ", bytes, " bytes of ", path, ": it has only ",
+					 b->size), EINVAL);
+	constexpr uint64_t kChunk = 64ull << 20;
+	std::vector<uint8_t> zeros;
+	for (uint64_t done = 0; done < bytes;) {
+		uint64_t n = std::min(kChunk, bytes - done);
+		int rc = -1;
+		if (b->is_block) {
+			uint64_t range[2] = {done, n};
+			rc = ioctl(b->fd.get(), BLKZEROOUT, range);
+		} else {
+			rc = fallocate(b->fd.get(), FALLOC_FL_ZERO_RANGE, static_cast<off_t>(done),
+				       static_cast<off_t>(n));
+			if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+				zeros.assign(n, 0);
+				Status st = pwrite_all(b->fd.get(), zeros.data(), n, done, path);
+				if (!st)
+					return st;
+				rc = 0;
+			}
+		}
+		if (rc != 0)
+			return io_error("write zeros to", path, errno);
+		done += n;
+		if (progress)
+			progress(done);
+	}
+	if (fsync(b->fd.get()) != 0)
+		return io_error("flush", path, errno);
+	return {};
 }
 
 } // namespace dtrbd

@@ -4,6 +4,8 @@
 // own, given with --meta).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -46,7 +48,21 @@ struct CreatedMd {
 // or, with @meta, from byte 0 of @meta (then @disk is only opened
 // exclusively to be sized, never written). Refuses to overwrite valid
 // metadata, or metadata of another version, unless @force.
+//
+// With @identical_uuid (provision, after zeroing the whole volume on both
+// hosts): the superblock says Consistent and last UpToDate, with that
+// current uuid, so that the device attaches UpToDate and two such halves
+// connect with nothing to sync. Only for data known to be identical on
+// every host of the resource.
 Result<CreatedMd> create_metadata(const std::string &disk, bool force,
-				  const std::optional<std::string> &meta = std::nullopt);
+				  const std::optional<std::string> &meta = std::nullopt,
+				  std::optional<uint64_t> identical_uuid = std::nullopt);
+
+// Writes zeros over the first @bytes of @path (a block device: BLKZEROOUT,
+// which the device may do without transferring data; a regular file:
+// fallocate's zero range or written zeros), in chunks, then flushes.
+// @progress, when set, is called with the bytes done after each chunk.
+Status zero_device(const std::string &path, uint64_t bytes,
+		   const std::function<void(uint64_t)> &progress = {});
 
 } // namespace dtrbd

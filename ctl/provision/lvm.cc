@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "provision/lvm.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -127,6 +129,18 @@ Result<std::vector<LvInfo>> parse_lvs_json(const std::string &out, const std::st
 		if (!size)
 			return size.status();
 		l.size = *size;
+		// lv_tags: comma-separated, "" for none (absent in old reports).
+		if (row.contains("lv_tags") && row["lv_tags"].is_string()) {
+			std::string t = row["lv_tags"].get<std::string>();
+			for (size_t at = 0; at < t.size();) {
+				size_t comma = t.find(',', at);
+				if (comma == std::string::npos)
+					comma = t.size();
+				if (comma > at)
+					l.tags.push_back(t.substr(at, comma - at));
+				at = comma + 1;
+			}
+		}
 		lvs.push_back(std::move(l));
 	}
 	return lvs;
@@ -172,20 +186,35 @@ Result<VgInfo> LvmCommand::vg_info(const std::string &vg)
 
 Result<std::vector<LvInfo>> LvmCommand::lvs(const std::string &vg)
 {
-	auto out = report("lvs", "lv_name,lv_size", vg);
+	auto out = report("lvs", "lv_name,lv_size,lv_tags", vg);
 	if (!out)
 		return out.status();
 	return parse_lvs_json(*out, vg);
 }
 
-Status LvmCommand::lv_create(const std::string &vg, const std::string &lv, uint64_t bytes)
+bool LvInfo::has_tag(const std::string &t) const
+{
+	return std::find(tags.begin(), tags.end(), t) != tags.end();
+}
+
+Status LvmCommand::lv_create(const std::string &vg, const std::string &lv, uint64_t bytes,
+			     const std::string &tag)
 {
 	if (Status st = check_name(vg, "volume group"); !st)
 		return st;
 	if (Status st = check_name(lv, "logical volume"); !st)
 		return st;
-	auto o = lvm({"lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "-L",
-		      str(bytes, "b"), "-n", lv, vg});
+	if (!tag.empty())
+		if (Status st = check_name(tag, "tag"); !st)
+			return st;
+	std::vector<std::string> args{"lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y",
+				      "-L", str(bytes, "b"), "-n", lv};
+	if (!tag.empty()) {
+		args.push_back("--addtag");
+		args.push_back(tag);
+	}
+	args.push_back(vg);
+	auto o = lvm(std::move(args));
 	if (!o)
 		return o.status();
 	if (o->exit_code == 0)

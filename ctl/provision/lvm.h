@@ -25,7 +25,13 @@ struct VgInfo {
 struct LvInfo {
 	std::string name;
 	uint64_t size = 0;	// bytes
+	std::vector<std::string> tags;
+	bool has_tag(const std::string &t) const;
 };
+
+// The tag provision puts on the volumes it creates; deprovision and a
+// rollback remove only volumes that carry it.
+inline constexpr const char *kProvisionedTag = "dtrbd-provisioned";
 
 class Lvm {
 public:
@@ -33,8 +39,9 @@ public:
 	virtual Result<VgInfo> vg_info(const std::string &vg) = 0;
 	virtual Result<std::vector<LvInfo>> lvs(const std::string &vg) = 0;
 	// Exactly @bytes (a multiple of the extent size), signatures wiped and
-	// the first 4 KiB zeroed by lvm.
-	virtual Status lv_create(const std::string &vg, const std::string &lv, uint64_t bytes) = 0;
+	// the first 4 KiB zeroed by lvm; tagged @tag when not empty.
+	virtual Status lv_create(const std::string &vg, const std::string &lv, uint64_t bytes,
+				 const std::string &tag = {}) = 0;
 	virtual Status lv_remove(const std::string &vg, const std::string &lv) = 0;
 	static std::string lv_path(const std::string &vg, const std::string &lv)
 	{
@@ -49,7 +56,8 @@ public:
 			    std::chrono::milliseconds limit = std::chrono::seconds(120));
 	Result<VgInfo> vg_info(const std::string &vg) override;
 	Result<std::vector<LvInfo>> lvs(const std::string &vg) override;
-	Status lv_create(const std::string &vg, const std::string &lv, uint64_t bytes) override;
+	Status lv_create(const std::string &vg, const std::string &lv, uint64_t bytes,
+			 const std::string &tag = {}) override;
 	Status lv_remove(const std::string &vg, const std::string &lv) override;
 
 private:

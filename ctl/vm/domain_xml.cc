@@ -4,6 +4,10 @@
 // libxml2's own size and depth limits.
 #include "vm/domain_xml.h"
 
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
 #include <algorithm>
 #include <memory>
 
@@ -115,8 +119,16 @@ Status check_domain_xml(const DomainXmlFacts &facts, const std::string &what,
 		return Status::error(str(what, " defines the domain '", facts.name,
 					 "', not '", name, "': make its <name> '", name,
 					 "' or set domain = \"", facts.name, "\""));
-	if (std::find(facts.block_devices.begin(), facts.block_devices.end(),
-		      device) == facts.block_devices.end()) {
+	// The device itself, or a link to it (/dev/dtrbd/by-res/NAME, which
+	// udev makes and provision writes).
+	auto is_device = [&](const std::string &d) {
+		if (d == device)
+			return true;
+		char a[PATH_MAX], b[PATH_MAX];
+		return ::realpath(d.c_str(), a) && ::realpath(device.c_str(), b) &&
+		       std::strcmp(a, b) == 0;
+	};
+	if (std::none_of(facts.block_devices.begin(), facts.block_devices.end(), is_device)) {
 		std::string have;
 		for (const auto &d : facts.block_devices)
 			have += (have.empty() ? "" : ", ") + d;

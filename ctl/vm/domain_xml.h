@@ -21,7 +21,8 @@ struct DomainXmlFacts {
 
 Result<DomainXmlFacts> scan_domain_xml(std::string_view xml);
 
-// Checks that @facts names @name and uses @device as a block disk; the
+// Checks that @facts names @name and uses @device (or a symbolic link to
+// it) as a block disk; the
 // refusal says which and what to change. @what names the XML ("/etc/dtrbd/vm1.xml").
 Status check_domain_xml(const DomainXmlFacts &facts, const std::string &what,
 			const std::string &name, const std::string &device);
