@@ -490,7 +490,8 @@ ProvisionCli provision_cli(const Invocation &inv)
 {
 	ProvisionCli o;
 	o.config_path = text(inv, "config");
-	o.socket = text(inv, "socket");
+	if (inv.vm.count("socket"))	// not peer-exec's
+		o.socket = text(inv, "socket");
 	if (!inv.host.empty())
 		o.host = inv.host;
 	o.name = inv.name;

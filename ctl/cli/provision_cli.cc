@@ -62,7 +62,10 @@ provision::Agent agent_for(const ProvisionCli &o, Setup &s, Env &env)
 	provision::Agent a;
 	a.self = s.self;
 	a.config_path = o.config_path;
-	a.domains_dir = o.domains_dir;
+	// Next to the configuration: /etc/dtrbd/domains for /etc/dtrbd/dtrbd.conf.
+	auto slash = o.config_path.rfind('/');
+	a.domains_dir = slash == std::string::npos ? std::string("domains")
+						   : o.config_path.substr(0, slash) + "/domains";
 	a.lvm = s.lvm;
 	a.open_kernel = env.open_kernel;
 	return a;

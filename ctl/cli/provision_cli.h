@@ -18,7 +18,6 @@ struct ProvisionCli {
 	std::optional<std::string> preferred, domain_xml;
 	bool keep_volumes = false;
 	bool json = false;
-	std::string domains_dir = "/etc/dtrbd/domains";
 	provision::Lvm *lvm = nullptr;		// tests; default: the lvm command
 };
 

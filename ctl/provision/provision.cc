@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "provision/provision.h"
 
+#include <cerrno>
 #include <ctime>
+#include <thread>
 #include <numeric>
 
 #include "common/crypto.h"
@@ -192,7 +194,17 @@ Status LocalHalf::reload()
 
 Result<json> PeerHalf::call(const json &req, milliseconds timeout)
 {
-	return peerctl::ask_peer(cfg_, self_, peer_, req, timeout);
+	// Refused connections only: the request was never seen. That is the
+	// peer's dtrbdd starting anew after a reload (its port is closed until
+	// the new process has bound it again, a moment later).
+	auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+	for (;;) {
+		auto r = peerctl::ask_peer(cfg_, self_, peer_, req, timeout);
+		if (r || r.status().errnum() != ECONNREFUSED ||
+		    std::chrono::steady_clock::now() >= give_up)
+			return r;
+		std::this_thread::sleep_for(std::chrono::milliseconds(250));
+	}
 }
 
 Status PeerHalf::reload()
@@ -416,7 +428,9 @@ Status deprovision(const config::Config &cfg, const std::string &config_text,
 					      "on the hosts that ran it: 'virsh undefine ", res->domain,
 					      "' there if it should go"));
 	report.summary = str("deprovisioned '", opt.name, "': removed from ", cfg.path,
-			     " on both hosts, /dev/dtrbd", res->minor, " released", volumes);
+			     " on both hosts, /dev/dtrbd", res->minor,
+			     released ? " released on both" : " not released everywhere (see the warnings)",
+			     volumes);
 	return {};
 }
 

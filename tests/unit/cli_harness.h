@@ -23,6 +23,7 @@ struct Cli {
 	Status open_error;		// e.g. module not loaded
 	std::function<bool()> stop = [] { return false; };
 	bool terminal = false;		// what err_is_terminal() says
+	std::string input;		// standard input (peer-exec)
 
 	CliRun operator()(std::initializer_list<std::string> args)
 	{
@@ -43,6 +44,8 @@ struct Cli {
 				return open_error;
 			return std::unique_ptr<Kernel>(new Borrowed(kernel));
 		}};
+		std::istringstream in(input);
+		env.in = &in;
 		env.stop_requested = stop;
 		env.err_is_terminal = [this] { return terminal; };
 		// Time passes only while the fake kernel is waited on.

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
@@ -502,4 +503,40 @@ TEST_CASE("on-peer-loss, resume-io and fail-io", "[cli][freeze]")
 	require_failure(cli({"connect", "0", "--local", "10.0.0.1:7789", "--peer",
 			     "10.0.0.2:7789", "--on-peer-loss", "maybe"}),
 			2, "--on-peer-loss must be continue or freeze, not 'maybe'");
+}
+
+TEST_CASE("peer-exec answers one JSON line for every request, good or bad", "[cli][provision-run]")
+{
+	test::TmpDir dir;
+	std::ofstream(dir.path() + "/secret") << "0123456789abcdef0123456789abcdef\n";
+	std::filesystem::permissions(dir.path() + "/secret", std::filesystem::perms::owner_read |
+						      std::filesystem::perms::owner_write);
+	std::ofstream(dir.path() + "/dtrbd.conf")
+		<< "secret-file = \"secret\"\n[hosts.p1]\naddress = \"10.99.0.1\"\n"
+		   "[hosts.p2]\naddress = \"10.99.0.2\"\n";
+	Cli cli;
+	auto ask = [&](const std::string &in, const std::string &from = "p1") {
+		cli.input = in;
+		auto r = cli({"peer-exec", "--config", dir.path() + "/dtrbd.conf", "--host", "p2",
+			      "--from", from});
+		INFO(r.out << r.err);
+		CHECK(r.rc == 0);
+		REQUIRE(r.out.ends_with("\n"));
+		CHECK(r.out.find('\n') == r.out.size() - 1);
+		return json::parse(r.out);
+	};
+	// The domains directory is the configuration's: dir/domains.
+	std::filesystem::create_directory(dir.path() + "/domains");
+	std::ofstream(dir.path() + "/domains/vm1.xml") << "<domain/>";
+	json a = ask(R"({"cmd":"domain-remove","name":"vm1"})");
+	CHECK(a.value("ok", false));
+	CHECK_FALSE(std::filesystem::exists(dir.path() + "/domains/vm1.xml"));
+	a = ask(R"({"cmd":"domain-remove","name":"vm1"})");
+	CHECK(a.value("ok", false));	// nothing there: nothing to remove
+	a = ask("not json");
+	CHECK_FALSE(a.value("ok", true));
+	a = ask(R"({"cmd":"format-disk"})");
+	CHECK(a.value("error", "").find("not a request dtrbdctl peer-exec knows") != std::string::npos);
+	a = ask(R"({"cmd":"domain-remove","name":"vm1"})", "p9");
+	CHECK(a.value("error", "").find("p9 is not the other host") != std::string::npos);
 }

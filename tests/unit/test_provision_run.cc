@@ -418,6 +418,7 @@ TEST_CASE("deprovision: undoes provision on both hosts byte for byte", "[provisi
 	CHECK_FALSE(std::filesystem::exists(p2.domains + "/vm2.xml"));
 	CHECK(p1.reloads == 2);
 	CHECK(r2.summary.find("deprovisioned 'vm2'") != std::string::npos);
+	CHECK(r2.summary.find("released on both") != std::string::npos);
 	bool undefine_hint = false;
 	for (const auto &w : r2.warnings)
 		undefine_hint = undefine_hint || w.find("virsh undefine web2") != std::string::npos;
@@ -507,4 +508,31 @@ TEST_CASE("provision: volume_size_for leaves at least the size for data", "[prov
 			CHECK(l->data_size >= size);
 			CHECK(v - size < ext + md_min_meta_size(size) + 4096);
 		}
+}
+
+TEST_CASE("deprovision: a device not released keeps the volumes and says so", "[provision-run]")
+{
+	Host p1("p1"), p2("p2");
+	int calls = 0;
+	TestHalf local(p1, calls, -1), remote(p2, calls, -1);
+	Report rep;
+	REQUIRE(provision::provision(cfg_of(p1), p1.text(), vm2(false), local, remote, rep).ok());
+	// check, check, configuration on p2 and p1, then the release on p2.
+	int calls2 = 0;
+	TestHalf local2(p1, calls2, 4), remote2(p2, calls2, 4);
+	DeprovisionOptions d;
+	d.name = "vm2";
+	Report r;
+	Status st = deprovision(cfg_of(p1), p1.text(), d, local2, remote2, r);
+	INFO(st.message() << " " << r.to_json().dump());
+	REQUIRE(st.ok());
+	REQUIRE(remote2.log.size() >= 3);
+	CHECK(remote2.log[2] == "device-release");
+	CHECK(r.summary.find("not released everywhere") != std::string::npos);
+	CHECK(r.summary.find("volumes are kept") != std::string::npos);
+	CHECK(p1.lvm.volumes.count("vm2"));
+	CHECK(p2.lvm.volumes.count("vm2"));
+	CHECK(p1.text() == kConf);
+	REQUIRE_FALSE(r.warnings.empty());
+	CHECK(r.warnings.front().find("release the device on p2: injected") != std::string::npos);
 }
