@@ -269,3 +269,29 @@ TEST_CASE("provision: lvm_reason skips warnings and indentation", "[provision]")
 	CHECK(lvm_reason("  WARNING: only a warning\n") == "WARNING: only a warning");
 	CHECK(lvm_reason("  WARNING: w\n\n    The error.  \n  Next.\n") == "The error.");
 }
+
+TEST_CASE("provision: LvmCommand tags what it creates and reads the tags back", "[provision]")
+{
+	auto runner = std::make_unique<CannedRunner>();
+	auto *r = runner.get();
+	r->answers.push_back({0, "  Logical volume \"vm5\" created.\n", ""});
+	r->answers.push_back({0, R"({"report":[{"lv":[
+		{"lv_name":"vm5", "lv_size":"71303168", "lv_tags":"dtrbd-provisioned"},
+		{"lv_name":"root", "lv_size":"4194304", "lv_tags":""},
+		{"lv_name":"two", "lv_size":"4194304", "lv_tags":"a,dtrbd-provisioned"}]}]})", ""});
+	LvmCommand lvm(std::move(runner));
+	REQUIRE(lvm.lv_create("vg0", "vm5", 71303168, kProvisionedTag).ok());
+	CHECK(r->calls.back() == std::vector<std::string>{"lvm", "lvcreate", "--yes", "--wipesignatures", "y",
+							  "--zero", "y", "-L", "71303168b", "-n", "vm5",
+							  "--addtag", "dtrbd-provisioned", "vg0"});
+	auto lvs = lvm.lvs("vg0");
+	REQUIRE(lvs.ok());
+	REQUIRE(lvs->size() == 3);
+	CHECK(r->calls.back()[8] == "lv_name,lv_size,lv_tags");
+	CHECK((*lvs)[0].has_tag(kProvisionedTag));
+	CHECK((*lvs)[1].tags.empty());
+	CHECK_FALSE((*lvs)[1].has_tag(kProvisionedTag));
+	CHECK((*lvs)[2].tags == std::vector<std::string>{"a", "dtrbd-provisioned"});
+	// A tag is a name like the others: never an option.
+	CHECK_FALSE(lvm.lv_create("vg0", "vm6", 4194304, "--all").ok());
+}
