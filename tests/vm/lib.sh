@@ -16,8 +16,10 @@
 #     QEMU user-mode NIC (lab0) whose only use is a host-forwarded TCP port.
 #
 # Public API (names are fixed; scenarios and other tools rely on them):
-#   lab_start N [--mem MiB] [--disk-mib M] [--disks K] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+#   lab_start N [--mem MiB] [--disk-mib M] [--disks K] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB] [--rootfs]
 #                                            boot h1..hN (or the names), wait for their agents
+#   lab_wait_reboot HOST BOOT_ID SECS        wait until HOST runs a boot other than BOOT_ID
+#   lab_boot_id HOST                         its /proc/sys/kernel/random/boot_id
 #   lab_ip HOST                              the host's test-network address (10.99.0.I)
 #   lab_exec HOST CMD...                     run a shell command, return stdout/rc
 #   lab_exec_timeout SECS HOST CMD...        same with a time limit (rc 124)
@@ -90,6 +92,7 @@ declare -A _LAB_MEM_OF=()	# per-host memory (--mem-of), MiB
 declare -A _LAB_INDEX=()	# host name -> I (address 10.99.0.I, MAC ..:I)
 _LAB_DISK_MIB=256
 _LAB_DISKS=1	# backing disks per host (--disks): disk.img, disk2.img, ...
+_LAB_ROOTFS=""	# lab_start --rootfs: the installed-system image (rootfs.sh)
 _LAB_SEQ=0
 _LAB_STARTED=0
 _LAB_STOPPED=0
@@ -429,19 +432,36 @@ _lab_boot() {
 	# at /lib/modules/$(uname -r) of the guest.
 	[[ -z "$_LAB_MODROOT" ]] || append+=" lab.modroot=$_LAB_MODROOT"
 	append+=" lab.nhosts=${#LAB_HOSTS[@]} lab.names=$(IFS=,; echo "${LAB_HOSTS[*]}")"
-	append+=" lab.init=$LAB_ROOT/guest/init.sh"
-	append+=" lab.agent=$LAB_ROOT/guest/agent.sh lab.agentport=$_LAB_GUEST_PORT"
+	append+=" lab.agentport=$_LAB_GUEST_PORT"
+	if [[ -z "$_LAB_ROOTFS" ]]; then
+		append+=" lab.init=$LAB_ROOT/guest/init.sh lab.agent=$LAB_ROOT/guest/agent.sh"
+	else
+		# The image's initramfs mounts the root by label; systemd names
+		# the host; net.ifnames=0 keeps udev from renaming the NICs that
+		# lab-guest renames by MAC.
+		append+=" root=LABEL=dtrbd-root rw systemd.hostname=$h net.ifnames=0"
+	fi
 	# More disks (--disks): right after the first, so they are /dev/vdb, ...
+	# The installed system's root overlay comes last.
 	local disks=() d
 	for ((d = 2; d <= _LAB_DISKS; d++)); do
 		disks+=(-drive "file=$(_lab_qemu_escape "$hd/disk$d.img"),format=raw,if=virtio,cache=none")
 	done
+	local mode=(
+		-no-reboot
+		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+	)
+	if [[ -n "$_LAB_ROOTFS" ]]; then
+		# shellcheck disable=SC2054 # commas are QEMU option syntax
+		mode=(-drive "file=$(_lab_qemu_escape "$hd/root.qcow2"),format=qcow2,if=virtio,cache=unsafe")
+	fi
 	# shellcheck disable=SC2054 # commas are QEMU option syntax
 	local args=(
 		-name "$h" -nodefaults -no-user-config -display none
-		# A guest reboot or panic (panic=1) ends QEMU: the lab then sees the
-		# host as powered off instead of waiting on a half-dead guest.
-		-no-reboot
+		# A guest reboot or panic (panic=1) ends QEMU (-no-reboot, in mode
+		# above; not for --rootfs): the lab then sees the host as powered
+		# off instead of waiting on a half-dead guest.
 		-accel tcg,thread=multi -cpu max -smp 1 -m "${_LAB_MEM_OF[$h]:-$_LAB_MEM}"
 		-kernel "$_LAB_KIMAGE" -initrd "$_LAB_INITRD" -append "$append"
 		# append=on: the console log keeps every boot of this host.
@@ -450,8 +470,7 @@ _lab_boot() {
 		-qmp "unix:$(_lab_qemu_escape "$hd/qmp.sock"),server=on,wait=off"
 		-drive "file=$(_lab_qemu_escape "$hd/disk.img"),format=raw,if=virtio,cache=none"
 		"${disks[@]}"
-		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
-		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+		"${mode[@]}"
 		-fsdev "local,id=lab,path=$(_lab_qemu_escape "$hd/lab"),security_model=none,multidevs=remap"
 		-device virtio-9p-pci,fsdev=lab,mount_tag=lab
 		# Test network: every guest joins one multicast group.  local.host=
@@ -529,8 +548,15 @@ _lab_wait_ready() {
 # lab_start / lab_power_on.  E.g. lab_guest_setup 'modprobe drbd usermode_helper=/bin/true'
 lab_guest_setup() { LAB_GUEST_SETUP=$1; }
 
-# lab_start N [--mem MiB] [--disk-mib M] [--disks K] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB]
+# lab_start N [--mem MiB] [--disk-mib M] [--disks K] [--hung-task SECS] [--names A,B,..] [--mem-of HOST=MiB] [--rootfs]
 #   --disks: K backing disks per host of M MiB each (/dev/vda, /dev/vdb, ...);
+#   --rootfs: installed-system guests: each host boots the image that
+#   rootfs_image (rootfs.sh) built -- its own kernel and initramfs, systemd
+#   as PID 1, root on a copy-on-write overlay of the image that lives as
+#   long as the run directory (root.qcow2, the last virtio disk) -- instead
+#   of this machine's root over 9p.  "systemctl reboot" in the guest reboots
+#   it (no -no-reboot); lab_wait_reboot waits for it.  The agent and /lab
+#   are as in the other guests (guest/rootfs/dtrbd-lab.service);
 #   --names: the hosts' names instead of h1..hN (host I still has address
 #   10.99.0.I, so "--names p1,p2,witness" gives p1=.1, p2=.2, witness=.3);
 #   --mem-of: memory of one host (repeatable), --mem the others'.
@@ -558,6 +584,12 @@ lab_start() {
 			[[ "$mo" =~ ^[a-z][a-z0-9-]*=[1-9][0-9]*$ ]] || fail "lab_start: --mem-of wants HOST=MiB, got '$mo'"
 			_LAB_MEM_OF[${mo%%=*}]=${mo#*=}
 			shift 2
+			;;
+		--rootfs)
+			[[ -n "${ROOTFS_IMAGE:-}" && -s "$ROOTFS_IMAGE" ]] ||
+				fail "lab_start --rootfs: no image; call rootfs_image (tests/vm/rootfs.sh) first"
+			_LAB_ROOTFS=$ROOTFS_IMAGE
+			shift
 			;;
 		*) fail "lab_start: unknown option '$1'" ;;
 		esac
@@ -588,7 +620,20 @@ lab_start() {
 
 	_lab_read_expect_headers
 	local dk
-	if dk=$(_lab_debug_kernel_dir); then
+	if [[ -n "$_LAB_ROOTFS" ]]; then
+		# The installed system boots its own (Debian's) kernel, for which
+		# its DKMS built the module: the debug kernel has no place there.
+		if [[ -n "${DTRBD_LAB_DEBUG_KERNEL:-}" && "${DTRBD_LAB_DEBUG_KERNEL}" != 0 ]]; then
+			fail "lab_start --rootfs: the installed-system guests boot the image's own kernel (the module is built for it by DKMS), so this scenario cannot run on the debug kernel; run it without DTRBD_LAB_DEBUG_KERNEL"
+		fi
+		LAB_KVER=$ROOTFS_KVER
+		_LAB_KIMAGE=$ROOTFS_KERNEL
+		_LAB_MODROOT=""
+		cp "$ROOTFS_INITRD" "$LAB_DIR/initrd.img" || fail "cannot copy the image's initramfs into $LAB_DIR"
+		cp "$ROOTFS_KERNEL" "$LAB_DIR/vmlinuz" || fail "cannot copy the image's kernel into $LAB_DIR"
+		_LAB_KIMAGE=$LAB_DIR/vmlinuz
+		_LAB_INITRD=$LAB_DIR/initrd.img
+	elif dk=$(_lab_debug_kernel_dir); then
 		LAB_KVER=$(<"$dk/release")
 		_LAB_KIMAGE=$dk/bzImage
 		_LAB_MODROOT=$dk/modules
@@ -601,11 +646,13 @@ lab_start() {
 		_LAB_KIMAGE=/boot/vmlinuz-$LAB_KVER
 		_LAB_MODROOT=""
 	fi
-	_LAB_INITRD=$(_lab_initramfs "$LAB_KVER" "$_LAB_MODROOT") || fail "cannot build the initramfs"
-	# A copy of our own: a lab from another tree (other inputs, same kernel)
-	# replaces the cached image, and a later power-on must still find it.
-	cp "$_LAB_INITRD" "$LAB_DIR/initrd.cpio.gz" || fail "cannot copy the initramfs into $LAB_DIR"
-	_LAB_INITRD=$LAB_DIR/initrd.cpio.gz
+	if [[ -z "$_LAB_ROOTFS" ]]; then
+		_LAB_INITRD=$(_lab_initramfs "$LAB_KVER" "$_LAB_MODROOT") || fail "cannot build the initramfs"
+		# A copy of our own: a lab from another tree (other inputs, same kernel)
+		# replaces the cached image, and a later power-on must still find it.
+		cp "$_LAB_INITRD" "$LAB_DIR/initrd.cpio.gz" || fail "cannot copy the initramfs into $LAB_DIR"
+		_LAB_INITRD=$LAB_DIR/initrd.cpio.gz
+	fi
 	# Multicast group and port per run, so concurrent/stale labs never
 	# share a network.  230.99.0.0/16 is an administratively scoped range.
 	_LAB_MCAST_GROUP="230.99.$((($$ >> 8) & 255)).$(($$ & 255))"
@@ -635,6 +682,7 @@ lab_start() {
 		echo "hosts=${LAB_HOSTS[*]} mem=$_LAB_MEM disk_mib=$_LAB_DISK_MIB disks=$_LAB_DISKS hung_task_secs=$_LAB_HUNG_TASK_SECS"
 		for h in "${!_LAB_MEM_OF[@]}"; do echo "mem.$h=${_LAB_MEM_OF[$h]}"; done
 		echo "mcast=$_LAB_MCAST_GROUP:$_LAB_MCAST_PORT"
+		[[ -z "$_LAB_ROOTFS" ]] || echo "rootfs=$_LAB_ROOTFS"
 	} >"$LAB_DIR/lab.info"
 	for h in "${LAB_HOSTS[@]}"; do
 		mkdir -p "$LAB_DIR/$h/lab/.agent" "$LAB_DIR/$h/lab/bg"
@@ -642,6 +690,10 @@ lab_start() {
 		for ((i = 2; i <= _LAB_DISKS; i++)); do
 			[[ -e "$LAB_DIR/$h/disk$i.img" ]] || truncate -s "${_LAB_DISK_MIB}M" "$LAB_DIR/$h/disk$i.img"
 		done
+		if [[ -n "$_LAB_ROOTFS" && ! -e "$LAB_DIR/$h/root.qcow2" ]]; then
+			qemu-img create -q -f qcow2 -F raw -b "$_LAB_ROOTFS" "$LAB_DIR/$h/root.qcow2" ||
+				fail "cannot create the root overlay of $h on $_LAB_ROOTFS"
+		fi
 	done
 	log "lab: starting ${n} host(s) in $LAB_DIR (kernel $LAB_KVER, ${_LAB_MEM} MiB, disk ${_LAB_DISK_MIB} MiB)"
 	for h in "${LAB_HOSTS[@]}"; do _lab_boot "$h"; done
@@ -835,6 +887,30 @@ lab_power_off() {
 	_lab_kill "$h"
 	log "lab: $h powered off"
 }
+
+# lab_boot_id HOST: the guest's boot id (changes at every boot).
+lab_boot_id() { lab_exec_timeout 30 "$1" cat /proc/sys/kernel/random/boot_id; }
+
+# lab_wait_reboot HOST BOOT_ID SECS: wait until HOST's agent answers from a
+# boot other than BOOT_ID (a reboot inside the guest, lab_start --rootfs:
+# QEMU keeps running), at most SECS seconds.
+lab_wait_reboot() {
+	local h=$1 old=$2 secs=$3 id hd end
+	hd=$(_lab_hdir "$h")
+	end=$((EPOCHSECONDS + secs * $(_lab_timeout_scale)))
+	while ((EPOCHSECONDS < end)); do
+		_lab_running "$h" || fail "$h: QEMU ended while waiting for its reboot"
+		if id=$(_lab_call "$h" 10 "cat /proc/sys/kernel/random/boot_id" 2>/dev/null) &&
+			[[ -n "$id" && "$id" != "$old" ]]; then
+			return 0
+		fi
+		sleep 1
+	done
+	echo "--- $hd/console.log (tail):" >&2
+	tail -n 40 "$hd/console.log" >&2
+	fail "$h: not back from its reboot within ${secs}s"
+}
+
 
 # lab_power_on HOST: boot a powered-off host again (same disk, same /lab).
 lab_power_on() {

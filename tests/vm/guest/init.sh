@@ -21,19 +21,9 @@ cd /
 say() { echo "lab-init: $*" >/dev/console; }
 try() { "$@" || say "step failed (rc $?): $*"; }
 
-declare -A P=()
-read -r -a _args </proc/cmdline
-for a in "${_args[@]}"; do
-	case "$a" in
-	lab.*=*) k=${a%%=*}; P[${k#lab.}]=${a#*=} ;;
-	esac
-done
-HOST=${P[host]:-guest}
-IP=${P[ip]:-}
-NHOSTS=${P[nhosts]:-0}
-IFS=, read -r -a NAMES <<<"${P[names]:-}"
-AGENT=${P[agent]:-}
-AGENT_PORT=${P[agentport]:-7000}
+# shellcheck source=tests/vm/guest/netsetup.sh
+. "${BASH_SOURCE[0]%/*}/netsetup.sh"
+lab_cmdline
 
 # --- pseudo file systems --------------------------------------------------------
 # /proc /sys /dev, /run /tmp /dev/pts /dev/shm, cgroup2, debugfs, configfs and
@@ -43,47 +33,10 @@ AGENT_PORT=${P[agentport]:-7000}
 #
 # Builtins only where possible: each exec of a dynamically linked tool costs
 # tens of milliseconds under TCG.
-echo "$HOST" >/proc/sys/kernel/hostname
-echo "$HOST" >/etc/hostname
-{
-	echo "127.0.0.1 localhost"
-	echo "::1 localhost ip6-localhost ip6-loopback"
-	# Host I is 10.99.0.I, named as lab_start --names says (h1..hN by default).
-	for ((i = 1; i <= NHOSTS; i++)); do
-		n=${NAMES[i - 1]:-h$i}
-		if [[ "$n" == "h$i" ]]; then echo "10.99.0.$i $n"; else echo "10.99.0.$i $n h$i"; fi
-	done
-} >/etc/hosts
+# Hostname, /etc/hosts and the two NICs: shared with the installed-system
+# guests (rootfs.sh), whose systemd unit runs the same code.
+lab_net_setup
 mkdir -p /var/log /lab
-
-# --- network ------------------------------------------------------------------
-# Two virtio NICs (drivers loaded by the initramfs), told apart by the MACs
-# lib.sh assigns:
-#   52:54:00:99:00:NN  the test network (multicast hub)      -> eth0
-#   52:54:00:98:00:NN  private control link to the lab host  -> lab0
-# The control link only carries the command agent (QEMU user-mode network,
-# restrict=on, no gateway); scenarios should ignore it.
-test_if="" ctl_if=""
-for dev in /sys/class/net/*; do
-	mac=""
-	read -r mac <"$dev/address" 2>/dev/null || true
-	case "$mac" in
-	52:54:00:99:*) test_if=${dev##*/} ;;
-	52:54:00:98:*) ctl_if=${dev##*/} ;;
-	esac
-done
-{
-	# Rename in an order that cannot collide (eth0 may be the control NIC).
-	[ -z "$ctl_if" ] || [ "$ctl_if" = lab0 ] || echo "link set $ctl_if name lab0"
-	[ -z "$test_if" ] || [ "$test_if" = eth0 ] || echo "link set $test_if name eth0"
-	echo "link set lo up"
-	if [ -n "$IP" ]; then
-		echo "addr add $IP dev eth0"
-		echo "link set eth0 up"
-	fi
-	echo "addr add 10.0.2.15/24 dev lab0"
-	echo "link set lab0 up"
-} | ip -batch - || say "network setup failed (rc $?)"
 
 # --- writable share -----------------------------------------------------------
 try mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none lab /lab
