@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/provision_cli.h"
+#include "peer/peer_client.h"
 #include "cli/udev_attach.h"
 #include "daemon/control.h"
 #include "common/crypto.h"
@@ -521,6 +522,13 @@ Status run_peer_exec(Invocation &inv)
 	ProvisionCli o = provision_cli(inv);
 	return cmd_peer_exec(o, optional_text(inv, "from").value_or(""),
 			     inv.env.in ? *inv.env.in : std::cin, inv.env);
+}
+
+Status run_leaving(Invocation &inv)
+{
+	ProvisionCli o = provision_cli(inv);
+	o.reason = optional_text(inv, "reason").value_or("");
+	return cmd_leaving(o, inv.env);
 }
 
 Status run_cluster(Invocation &inv)
@@ -1033,6 +1041,30 @@ const Command kCommands[] = {
 	run_peer_exec,
 },
 {
+	"leaving", "leaving [--reason TEXT]",
+	"tell the other host's dtrbdd that this host is going down now",
+	"Sends the other host's dtrbdd (over the authenticated peer control\n"
+	"channel) the names of the resources that are still Primary here or\n"
+	"whose domain still runs here, as this host's dtrbdd reports them (every\n"
+	"resource of this host when it does not answer), and --reason. The other\n"
+	"host logs it and shows it in 'dtrbdctl cluster' (hosts[].leaving) until\n"
+	"this host is heard again from another boot. It decides nothing there:\n"
+	"when this host is gone, the other takes over as after any lost host,\n"
+	"with the witness. dtrbd-shutdown runs it when the VMs did not stop\n"
+	"within its time limit, just before the host goes down with them.\n"
+	"Exit status 1 when the other host could not be told.",
+	"dtrbdctl leaving --reason 'power maintenance, VMs did not stop'",
+	Command::kNoMinor, false,
+	[](po::options_description_easy_init add) {
+		add("reason", po::value<std::string>()->value_name("TEXT"),
+		    "why (printable ASCII, at most 200 characters are kept)");
+		json_option(add, "print the peer and the resources named as one JSON object");
+		config_option(add);
+		socket_option(add);
+	},
+	run_leaving,
+},
+{
 	"down", "down [NAME]",
 	"ask dtrbdd to put this host on standby for NAME (or every resource)",
 	"dtrbdd shuts the domain down cleanly (ACPI, then destroy after the\n"
@@ -1410,6 +1442,13 @@ Result<nlohmann::json> Env::default_ask_daemon(const std::string &socket,
 					      const nlohmann::json &request)
 {
 	return control::ask(socket, request, std::chrono::seconds(30));
+}
+
+Result<nlohmann::json> Env::default_ask_peer(const config::Config &cfg, const std::string &self,
+					    const std::string &peer, const nlohmann::json &request,
+					    std::chrono::milliseconds timeout)
+{
+	return peerctl::ask_peer(cfg, self, peer, request, timeout);
 }
 
 int run_cli(int argc, const char *const argv[], Env &env)

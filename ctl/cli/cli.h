@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "cli/cluster.h"
+#include "config/config.h"
 #include "netlink/kernel.h"
 
 namespace dtrbd {
@@ -38,9 +39,21 @@ struct Env {
 	AskDaemon ask_daemon = default_ask_daemon;
 	// peer-exec's request; nullptr: std::cin.
 	std::istream *in = nullptr;
+	// For "leaving": one request to the other host's dtrbdd over the
+	// peer control channel (peer/peer_client.h).
+	std::function<Result<nlohmann::json>(const config::Config &cfg, const std::string &self,
+					      const std::string &peer,
+					      const nlohmann::json &request,
+					      std::chrono::milliseconds timeout)>
+		ask_peer = default_ask_peer;
 
 	static Result<nlohmann::json> default_ask_daemon(const std::string &socket,
 							 const nlohmann::json &request);
+	static Result<nlohmann::json> default_ask_peer(const config::Config &cfg,
+						       const std::string &self,
+						       const std::string &peer,
+						       const nlohmann::json &request,
+						       std::chrono::milliseconds timeout);
 };
 
 int run_cli(int argc, const char *const argv[], Env &env);

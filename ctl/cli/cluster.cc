@@ -151,6 +151,24 @@ std::string cluster_text(const json &c)
 				}
 			}
 			os << '\n';
+			// What it said before it went (dtrbdctl leaving).
+			const json l = h.value("leaving", json());
+			if (l.is_object()) {
+				os << "    said it was going down "
+				   << l.value("ms_ago", int64_t{0}) / 1000 << " s ago";
+				std::string names;
+				if (l.contains("resources") && l["resources"].is_array())
+					for (const json &n : l["resources"])
+						if (n.is_string())
+							names += (names.empty() ? "" : ", ") +
+								 n.get<std::string>();
+				os << (names.empty() ? std::string(", nothing Primary there")
+						     : ", with " + names + " still Primary or running there");
+				std::string why = l.value("reason", std::string());
+				if (!why.empty())
+					os << ": " << why;
+				os << '\n';
+			}
 		}
 	}
 	const json w = c.value("witness", json());

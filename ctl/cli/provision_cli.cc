@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "cli/provision_cli.h"
 
+#include <algorithm>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "peer/peer_client.h"
 #include "provision/agent.h"
 #include "provision/provision.h"
 #include "provision/size.h"
@@ -165,6 +167,59 @@ Status cmd_peer_exec(const ProvisionCli &o, const std::string &from, std::istrea
 		<< '\n';
 	env.out << answer.dump() << '\n';
 	return {};
+}
+
+Status cmd_leaving(const ProvisionCli &o, Env &env)
+{
+	auto cfg = config::load_or_refuse(o.config_path);
+	if (!cfg)
+		return cfg.status();
+	auto me = config::this_host(*cfg, o.host ? std::optional<std::string_view>(*o.host)
+						 : std::nullopt);
+	if (!me)
+		return me.status();
+	const std::string self = (*me)->name;
+	std::string peer;
+	for (const auto &[n, h] : cfg->hosts)
+		if (n != self)
+			peer = n;
+	if (cfg->hosts.size() != 2)
+		return Status::error(str(o.config_path, " has ", cfg->hosts.size(),
+					 " hosts; leaving tells the other host of a pair"));
+
+	// What is still Primary or running here, as this host's dtrbdd sees it.
+	std::string reason = o.reason;
+	json names = json::array();
+	auto cl = env.ask_daemon(o.socket, json{{"cmd", "cluster"}});
+	if (cl && cl->contains("cluster") && (*cl)["cluster"].contains("resources")) {
+		for (const auto &r : (*cl)["cluster"]["resources"]) {
+			bool primary = r.value("role", std::string()) == "primary";
+			bool runs = r.contains("vm") && r["vm"].is_object() && r["vm"].contains("host") &&
+				    r["vm"]["host"].is_string() && r["vm"]["host"].get<std::string>() == self;
+			if (primary || runs)
+				names.push_back(r.value("name", std::string()));
+		}
+	} else {
+		// Without the daemon nothing says what is Primary: name them all.
+		for (const auto &[n, r] : cfg->resources)
+			if (std::find(r.hosts.begin(), r.hosts.end(), self) != r.hosts.end())
+				names.push_back(n);
+		reason += str(reason.empty() ? "" : "; ", "dtrbdd on ", self,
+			      " did not answer, so every resource of ", self, " is named");
+	}
+	json req = {{"cmd", "host-leaving"}, {"resources", names}, {"reason", reason}};
+	auto ans = env.ask_peer(*cfg, self, peer, req, std::chrono::seconds(5));
+	if (!ans)
+		return Status::error(str("could not tell ", peer, " that ", self, " is going down: ",
+					 ans.status().message()));
+	std::string msg = ans->value("message", std::string());
+	if (o.json) {
+		env.out << json{{"ok", true}, {"host", self}, {"peer", peer}, {"resources", names},
+				{"reason", reason}, {"message", msg}}.dump() << "\n";
+	} else {
+		env.out << msg << "\n";
+	}
+	return Status();
 }
 
 } // namespace dtrbd

@@ -17,12 +17,20 @@ struct ProvisionCli {
 	std::string name, size, vg;
 	std::optional<std::string> preferred, domain_xml;
 	bool keep_volumes = false;
+	std::string reason;			// leaving --reason
 	bool json = false;
 	provision::Lvm *lvm = nullptr;		// tests; default: the lvm command
 };
 
 Status cmd_provision(const ProvisionCli &o, Env &env);
 Status cmd_deprovision(const ProvisionCli &o, Env &env);
+
+// dtrbdctl leaving: tells the other host's dtrbdd (peer control channel,
+// "host-leaving") that this host goes down now, naming the resources that
+// are still Primary here or whose domain still runs here (asked of this
+// host's dtrbdd at o.socket; every resource of this host when it does not
+// answer).
+Status cmd_leaving(const ProvisionCli &o, Env &env);
 
 // The peer's half: one agent request (provision/agent.h) read from @in,
 // its answer printed to env.out as one JSON line. @from: the asking host.

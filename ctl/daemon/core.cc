@@ -449,6 +449,13 @@ ab::PeerView Core::peer_view(const Res &r) const
 void Core::on_host(const std::string &host, const HostView &v)
 {
 	hosts_[host] = v;
+	// A host that said it was leaving is back once it is heard from
+	// another boot.
+	if (auto l = leaving_.find(host); l != leaving_.end() && v.alive && v.boot_id != 0 &&
+	    v.boot_id != l->second.boot_id) {
+		d_.log(str(host, " is back (another boot) after it said it was going down"));
+		leaving_.erase(l);
+	}
 	for (auto &[n, r] : res_)
 		if (r.peer == host)
 			feed(r, peer_view(r));
@@ -720,6 +727,50 @@ json Core::resource_json(const Res &r) const
 	return out;
 }
 
+json Core::on_peer_leaving(const std::string &from, const json &req)
+{
+	if (from == self_ || !cfg_.hosts.count(from))
+		return control::refused(str("host-leaving from '", from, "', which is not the other "
+					    "host of this configuration"));
+	Leaving l;
+	l.at = now_ms();
+	if (auto h = hosts_.find(from); h != hosts_.end())
+		l.boot_id = h->second.boot_id;
+	if (req.contains("resources")) {
+		if (!req["resources"].is_array())
+			return control::refused("host-leaving: \"resources\" must be an array of names");
+		for (const auto &n : req["resources"]) {
+			// Only the names of resources this host shares with it:
+			// nothing else is echoed into the log or `cluster`.
+			if (!n.is_string())
+				return control::refused("host-leaving: \"resources\" must be an array of names");
+			const Res *r = find(n.get<std::string>());
+			if (r && r->peer == from &&
+			    std::find(l.resources.begin(), l.resources.end(), r->cfg->name) == l.resources.end())
+				l.resources.push_back(r->cfg->name);
+		}
+	}
+	if (req.contains("reason") && req["reason"].is_string()) {
+		// Printable ASCII only, and short: it ends up in a log line.
+		for (char c : req["reason"].get<std::string>())
+			if (l.reason.size() < kLeavingReasonMax)
+				l.reason += (c >= 0x20 && c < 0x7f) ? c : '?';
+	}
+	std::string names;
+	for (const auto &n : l.resources)
+		names += (names.empty() ? "" : ", ") + n;
+	d_.log(str(from, " says it is going down now",
+		   names.empty() ? std::string(", with nothing Primary there")
+				 : str(" with ", names, " still Primary or running there"),
+		   l.reason.empty() ? std::string() : str(" (", l.reason, ")"),
+		   names.empty() ? std::string()
+				 : str("; when it is gone, ", self_, " takes over as after any "
+				       "lost host, with the witness")));
+	leaving_[from] = l;
+	return control::ok(str(self_, " noted that ", from, " is going down",
+			       names.empty() ? std::string() : str(" with ", names)));
+}
+
 json Core::cluster() const
 {
 	ab::Time now = now_ms();
@@ -735,7 +786,13 @@ json Core::cluster() const
 			links.push_back({{"address", h.heartbeat[i].ip()}, {"last_heard_ms", heard}});
 		}
 		bool alive = name == self_ || (hv != hosts_.end() && hv->second.alive);
-		hosts.push_back({{"name", name}, {"alive", alive}, {"links", links}});
+		json leaving = nullptr;
+		if (auto l = leaving_.find(name); l != leaving_.end())
+			leaving = {{"ms_ago", (now - l->second.at).count()},
+				   {"resources", l->second.resources},
+				   {"reason", l->second.reason}};
+		hosts.push_back({{"name", name}, {"alive", alive}, {"links", links},
+				 {"leaving", leaving}});
 	}
 	json witness = nullptr;
 	if (cfg_.witness) {

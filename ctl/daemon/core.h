@@ -119,6 +119,14 @@ public:
 
 	// A control socket request (daemon/control.h) -> its response.
 	nlohmann::json handle(const nlohmann::json &request);
+	// The peer control channel's "host-leaving" request from host @from
+	// (authenticated by the channel): that host says it is going down
+	// now, with the resources of @request["resources"] still Primary or
+	// their domain still running there (@request["reason"] says why).
+	// Recorded for `cluster` (hosts[].leaving) until that host is heard
+	// again from another boot, and logged; it decides nothing: the
+	// arbiter still waits for the host to be dead and for the witness.
+	nlohmann::json on_peer_leaving(const std::string &from, const nlohmann::json &request);
 	// The "cluster" object of `dtrbdctl cluster --json`.
 	nlohmann::json cluster() const;
 
@@ -141,6 +149,8 @@ public:
 	// the held actions as failed after its action timeout).
 	static constexpr int kMaxActionsPerInstant = 100;
 	static constexpr std::chrono::milliseconds kRunawayHold{1000};
+	// The longest "reason" of a host-leaving kept (longer is cut).
+	static constexpr size_t kLeavingReasonMax = 200;
 	// How often the guard tripped since start (for tests and `cluster`).
 	uint64_t runaways() const { return runaways_; }
 
@@ -183,6 +193,14 @@ private:
 	arbiter::Params params_;
 	std::map<std::string, Res> res_;
 	std::map<std::string, HostView> hosts_;
+	// What a host said with "host-leaving" (on_peer_leaving).
+	struct Leaving {
+		arbiter::Time at{0};
+		uint64_t boot_id = 0;		// its boot then (0: never heard)
+		std::vector<std::string> resources;
+		std::string reason;
+	};
+	std::map<std::string, Leaving> leaving_;
 	// Results of actions that completed synchronously, delivered after
 	// the current step's actions are all issued.
 	std::deque<std::pair<std::string, arbiter::ActionDone>> pending_;

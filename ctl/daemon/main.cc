@@ -302,7 +302,7 @@ int run(const Options &o)
 	Loop &l = **loop;
 	l.after_each(rearm);
 
-	// The peer's requests: "reload" here, the rest in dtrbdctl peer-exec
+	// The peer's requests: "reload" and "host-leaving" here, the rest in dtrbdctl peer-exec
 	// children (logical volumes, zeroing, metadata, files take seconds).
 	Children children(l);
 	std::unique_ptr<PeerControl> peer;
@@ -433,6 +433,8 @@ int run(const Options &o)
 		std::string cmd = req.is_object() ? req.value("cmd", std::string()) : std::string();
 		if (cmd == "reload")
 			return reply(reload(1).dump());
+		if (cmd == "host-leaving")
+			return reply(core.on_peer_leaving(from, req).dump());
 		log_line(str("peer control: ", from, " asks for ", cmd.empty() ? "?" : cmd));
 		Status st = children.start(
 			{ctl_path, "peer-exec", "--config", o.config, "--host", self, "--from", from},

@@ -24,6 +24,9 @@ struct Cli {
 	std::function<bool()> stop = [] { return false; };
 	bool terminal = false;		// what err_is_terminal() says
 	std::string input;		// standard input (peer-exec)
+	// dtrbdd's control socket and the peer's dtrbdd; unset: the real ones.
+	AskDaemon ask_daemon;
+	decltype(Env::ask_peer) ask_peer;
 
 	CliRun operator()(std::initializer_list<std::string> args)
 	{
@@ -47,6 +50,10 @@ struct Cli {
 		std::istringstream in(input);
 		env.in = &in;
 		env.stop_requested = stop;
+		if (ask_daemon)
+			env.ask_daemon = ask_daemon;
+		if (ask_peer)
+			env.ask_peer = ask_peer;
 		env.err_is_terminal = [this] { return terminal; };
 		// Time passes only while the fake kernel is waited on.
 		env.now = [this] { return std::chrono::steady_clock::time_point() + kernel.waited; };

@@ -540,3 +540,69 @@ TEST_CASE("peer-exec answers one JSON line for every request, good or bad", "[cl
 	a = ask(R"({"cmd":"domain-remove","name":"vm1"})", "p9");
 	CHECK(a.value("error", "").find("p9 is not the other host") != std::string::npos);
 }
+
+TEST_CASE("leaving tells the peer what is still Primary or running here, or everything without dtrbdd",
+	  "[cli]")
+{
+	test::TmpDir dir;
+	std::ofstream(dir.path() + "/secret") << "0123456789abcdef0123456789abcdef\n";
+	std::filesystem::permissions(dir.path() + "/secret", std::filesystem::perms::owner_read |
+						      std::filesystem::perms::owner_write);
+	const std::string conf = dir.path() + "/dtrbd.conf";
+	std::ofstream(conf) << "secret-file = \"secret\"\n[hosts.p1]\naddress = \"10.99.0.1\"\n"
+			       "[hosts.p2]\naddress = \"10.99.0.2\"\n"
+			       "[resources.vm1]\nminor = 1\nport = 7701\ndisk = \"/dev/vdb\"\n"
+			       "[resources.vm2]\nminor = 2\nport = 7702\ndisk = \"/dev/vdc\"\n"
+			       "[resources.vm3]\nminor = 3\nport = 7703\ndisk = \"/dev/vdd\"\n";
+	Cli cli;
+	std::vector<json> sent;
+	std::string peer_asked;
+	Status peer_error;
+	cli.ask_peer = [&](const config::Config &, const std::string &self, const std::string &peer,
+			   const json &req, std::chrono::milliseconds) -> Result<json> {
+		CHECK(self == "p1");
+		peer_asked = peer;
+		sent.push_back(req);
+		if (!peer_error.ok())
+			return peer_error;
+		return json{{"ok", true}, {"message", "p2 noted that p1 is going down with vm1"}};
+	};
+	// dtrbdd here: vm1 Primary, vm2 demoted but its domain still here, vm3
+	// Secondary with its domain on p2.
+	cli.ask_daemon = [&](const std::string &, const json &req) -> Result<json> {
+		CHECK(req == json{{"cmd", "cluster"}});
+		return json{{"ok", true}, {"cluster", {{"host", "p1"}, {"resources", {
+			{{"name", "vm1"}, {"role", "primary"}, {"vm", {{"host", "p1"}}}},
+			{{"name", "vm2"}, {"role", "secondary"}, {"vm", {{"host", "p1"}}}},
+			{{"name", "vm3"}, {"role", "secondary"}, {"vm", {{"host", "p2"}}}}}}}}};
+	};
+	auto r = cli({"leaving", "--config", conf, "--host", "p1", "--reason", "VMs did not stop"});
+	INFO(r.out << r.err);
+	CHECK(r.rc == 0);
+	CHECK(r.out == "p2 noted that p1 is going down with vm1\n");
+	REQUIRE(sent.size() == 1);
+	CHECK(peer_asked == "p2");
+	CHECK(sent[0] == json{{"cmd", "host-leaving"}, {"resources", {"vm1", "vm2"}},
+			      {"reason", "VMs did not stop"}});
+
+	// No dtrbdd here: every resource of this host, and the reason says so.
+	cli.ask_daemon = [&](const std::string &, const json &) -> Result<json> {
+		return Status::error("dtrbdd is not running on this host");
+	};
+	r = cli({"leaving", "--config", conf, "--host", "p1", "--json"});
+	CHECK(r.rc == 0);
+	REQUIRE(sent.size() == 2);
+	CHECK(sent[1]["resources"] == json{"vm1", "vm2", "vm3"});
+	CHECK(sent[1]["reason"] == "dtrbdd on p1 did not answer, so every resource of p1 is named");
+	json j = json::parse(r.out);
+	CHECK(j["ok"] == true);
+	CHECK(j["peer"] == "p2");
+	CHECK(j["resources"] == json{"vm1", "vm2", "vm3"});
+
+	// The peer cannot be told: exit 1 and why.
+	peer_error = Status::error("p2 (10.99.0.2:7787) did not answer within 5 s");
+	r = cli({"leaving", "--config", conf, "--host", "p1"});
+	CHECK(r.rc == 1);
+	CHECK(r.err.find("could not tell p2 that p1 is going down: p2 (10.99.0.2:7787) did not answer") !=
+	      std::string::npos);
+}

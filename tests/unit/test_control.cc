@@ -371,6 +371,16 @@ TEST_CASE("cluster: --json prints the daemon's object, text lists everything", "
 	      "  vm1  minor 1  primary p2  Primary UpToDate/DUnknown StandAlone  vm vm1 running on p2\n"
 	      "  vm3  minor 3  primary none  Secondary UpToDate/DUnknown StandAlone  FROZEN\n"
 	      "      blocked: not promoting vm3: the witness is unreachable\n");
+
+	// A host that said it was going down (dtrbdctl leaving).
+	c["hosts"][0]["leaving"] = {{"ms_ago", 4200}, {"resources", {"vm1"}},
+				    {"reason", "dtrbd-shutdown: VMs did not stop"}};
+	c["hosts"][1]["leaving"] = nullptr;
+	r = verb({"cluster"}, daemon);
+	CHECK(r.out.find("  p1  dead  links: 10.99.0.1 (heard 1500 ms ago)\n"
+			 "    said it was going down 4 s ago, with vm1 still Primary or running there: "
+			 "dtrbd-shutdown: VMs did not stop\n"
+			 "  p2  (this host)\n") != std::string::npos);
 }
 
 TEST_CASE("loop: after_each runs after every round that handled a descriptor, whoever registered it",

@@ -1028,3 +1028,69 @@ TEST_CASE("daemon core: while its domain starts, a connected Primary still creat
 	REQUIRE(rec);
 	CHECK(rec->holder == "p1");
 }
+
+TEST_CASE("daemon core: host-leaving is recorded for cluster, decides nothing, and ends with the host's next boot",
+	  "[daemon]")
+{
+	Rig rig;
+	rig.kernel.devices[1] = device(DTRBD_ROLE_SECONDARY, DTRBD_CONN_CONNECTED, DTRBD_ROLE_PRIMARY);
+	rig.vm.add("vm1", vm::DomainState::kShutOff, {"/dev/dtrbd1"});
+	rig.witness_record("p1", "p2");
+	rig.heard_by_witness = {"p1"};
+	rig.make("p2");
+	rig.core->start();
+	rig.peer("p1", true, arbiter::Role::Primary, true);
+	rig.run_for(1s);
+	auto p1_of = [&] {
+		json c = rig.core->cluster();
+		for (const auto &h : c["hosts"])
+			if (h["name"] == "p1")
+				return h;
+		FAIL("no p1 in cluster");
+		return json();
+	};
+	CHECK(p1_of()["leaving"].is_null());
+	size_t cmds = rig.kernel.commands().size(), vmcalls = rig.vm.calls.size();
+
+	// Bad requests: one sentence, nothing recorded.
+	CHECK(rig.core->on_peer_leaving("p7", {{"cmd", "host-leaving"}})["ok"] == false);
+	CHECK(rig.core->on_peer_leaving("p2", {{"cmd", "host-leaving"}})["ok"] == false);
+	CHECK(rig.core->on_peer_leaving("p1", {{"cmd", "host-leaving"}, {"resources", "vm1"}}) ==
+	      json{{"ok", false}, {"error", "host-leaving: \"resources\" must be an array of names"}});
+	CHECK(rig.core->on_peer_leaving("p1", {{"cmd", "host-leaving"}, {"resources", {1}}})["ok"] ==
+	      false);
+	CHECK(p1_of()["leaving"].is_null());
+
+	// Unknown names are dropped, control characters replaced, the reason cut.
+	std::string reason = "the VMs did not stop\n\x1b[2J" + std::string(300, 'x');
+	json r = rig.core->on_peer_leaving(
+		"p1", {{"cmd", "host-leaving"}, {"resources", {"vm1", "vm9", "vm1"}}, {"reason", reason}});
+	CHECK(r == json{{"ok", true}, {"message", "p2 noted that p1 is going down with vm1"}});
+	json l = p1_of()["leaving"];
+	REQUIRE(l.is_object());
+	CHECK(l["resources"] == json{"vm1"});
+	std::string kept = l["reason"];
+	CHECK(kept.size() == Core::kLeavingReasonMax);
+	CHECK(kept.starts_with("the VMs did not stop??[2J"));
+	CHECK(std::count_if(rig.log.begin(), rig.log.end(), [](const std::string &s) {
+		      return s.starts_with("p1 says it is going down now with vm1 still Primary or running there (the VMs");
+	      }) == 1);
+	// It decides nothing by itself.
+	rig.run_for(2s);
+	CHECK(rig.kernel.commands().size() == cmds);
+	CHECK(rig.vm.calls.size() == vmcalls);
+	CHECK(p1_of()["leaving"]["ms_ago"] == 2000);
+
+	// Heard from the same boot: still leaving; from another boot: back.
+	rig.peer("p1", true, arbiter::Role::Primary, true);
+	CHECK(p1_of()["leaving"].is_object());
+	HostView h;
+	h.alive = true;
+	h.ever_heard = true;
+	h.last_heard = rig.now();
+	h.boot_id = 8;
+	rig.core->on_host("p1", h);
+	CHECK(p1_of()["leaving"].is_null());
+	CHECK(std::count(rig.log.begin(), rig.log.end(),
+			 "p1 is back (another boot) after it said it was going down") == 1);
+}
