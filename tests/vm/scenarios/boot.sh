@@ -139,6 +139,18 @@ vm_wait_boot p2 vm2 "$b2" 300 "$t0"
 ((VM_LAST >= last2)) || fail "vm2 found $VM_LAST after the reboot, but had written $last2"
 log "after the reboot of both: module, links, dtrbd.service, both VMs on their preferred hosts (reboot -> vm2's first counter ${VM_BOOT_SECS}s), no crashed Primary"
 
+# ---- dtrbdctl leaving: the peer control channel end to end ---------------------------
+# What dtrbd-shutdown runs when the VMs do not stop in time: p2 shows that
+# p1 said it was going down with vm1 (p1 is its Primary), until p1 is heard
+# from another boot (its reboot below).
+out=$(lab_exec p1 "$DT_CTL leaving --reason 'lab: leaving check'") || fail "dtrbdctl leaving on p1: $out"
+[[ "$out" == "p2 noted that p1 is going down with vm1" ]] || fail "dtrbdctl leaving on p1 said: $out"
+cl_wait p2 '(.hosts[] | select(.name == "p1") | .leaving) as $l |
+	$l.resources == ["vm1"] and $l.reason == "lab: leaving check"' 10 "p2 showing that p1 said it was leaving"
+grep -q "p1 says it is going down now with vm1 still Primary or running there (lab: leaving check)" \
+	<(lab_exec p2 "journalctl -b -u dtrbd --no-pager") || fail "p2's dtrbdd did not log p1's host-leaving"
+log "dtrbdctl leaving on p1: $out; p2 shows it"
+
 # ---- systemctl reboot of p1, vm1's Primary ------------------------------------------
 b1=$(vm_boots p2 vm1) b2=$(vm_boots p2 vm2) bp1=$(vm_boots p1 vm1)
 last1=$(vm_last_counter p1 vm1)
@@ -158,6 +170,7 @@ lab_exec p1 "journalctl -b -1 -u dtrbd-shutdown --no-pager" | grep -q "no resour
 vm_wait_boot p1 vm1 "$bp1" 400 "$t0"
 in_place 300 "after p1's reboot"
 [[ $(vm_boots p2 vm2) == "$b2" ]] || fail "vm2 was restarted while p1 rebooted"
+cl_wait p2 '(.hosts[] | select(.name == "p1") | .leaving) == null' 30 "p2 forgetting p1's leaving once p1 is back"
 log "p1 back, no crashed Primary, vm1 back on p1 (reboot -> vm1 back on p1 ${VM_BOOT_SECS}s), vm2 untouched on p2"
 
 # ---- systemctl stop dtrbd leaves everything running ----------------------------------
