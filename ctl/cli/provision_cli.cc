@@ -70,6 +70,10 @@ provision::Agent agent_for(const ProvisionCli &o, Setup &s, Env &env)
 						   : o.config_path.substr(0, slash) + "/domains";
 	a.lvm = s.lvm;
 	a.open_kernel = env.open_kernel;
+	// Zeroing a large volume takes minutes: show it on a terminal. (The
+	// peer's half answers when it is done; its step line says it began.)
+	if (env.err_is_terminal())
+		a.progress = zeroing_progress(env.err, s.self);
 	return a;
 }
 
@@ -220,6 +224,18 @@ Status cmd_leaving(const ProvisionCli &o, Env &env)
 		env.out << msg << "\n";
 	}
 	return Status();
+}
+
+std::function<void(uint64_t, uint64_t)> zeroing_progress(std::ostream &err, const std::string &host)
+{
+	return [&err, host, last = -1](uint64_t done, uint64_t total) mutable {
+		int pct = total == 0 ? 100 : static_cast<int>(std::min<uint64_t>(done, total) * 100 / total);
+		if (pct == last)
+			return;
+		last = pct;
+		err << "\r  zeroing the volume on " << host << ": " << pct << "% (" << (done >> 20)
+		    << " of " << (total >> 20) << " MiB)" << (done >= total ? "\n" : "") << std::flush;
+	};
 }
 
 } // namespace dtrbd

@@ -23,6 +23,12 @@ struct ProvisionCli {
 };
 
 Status cmd_provision(const ProvisionCli &o, Env &env);
+
+// The zeroing progress of this host's volume (provision/agent.h progress),
+// redrawn on one line of @err (a terminal): "\r  zeroing the volume on
+// HOST: 45% (30 of 68 MiB)", a newline once done. Each percent once.
+std::function<void(uint64_t done, uint64_t total)> zeroing_progress(std::ostream &err,
+								     const std::string &host);
 Status cmd_deprovision(const ProvisionCli &o, Env &env);
 
 // dtrbdctl leaving: tells the other host's dtrbdd (peer control channel,

@@ -12,7 +12,9 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
+#include "cli/provision_cli.h"
 #include "common/file.h"
 #include "config/config.h"
 #include "fake_kernel.h"
@@ -535,4 +537,29 @@ TEST_CASE("deprovision: a device not released keeps the volumes and says so", "[
 	CHECK(p1.text() == kConf);
 	REQUIRE_FALSE(r.warnings.empty());
 	CHECK(r.warnings.front().find("release the device on p2: injected") != std::string::npos);
+}
+
+TEST_CASE("provision: this host's zeroing progress, one line redrawn, each percent once", "[provision-run]")
+{
+	std::ostringstream err;
+	auto p = zeroing_progress(err, "p1");
+	const uint64_t total = 64 * kMiB;
+	p(16 * kMiB, total);
+	p(16 * kMiB + 1, total);	// still 25%: nothing
+	p(32 * kMiB, total);
+	p(total, total);
+	CHECK(err.str() == "\r  zeroing the volume on p1: 25% (16 of 64 MiB)"
+			   "\r  zeroing the volume on p1: 50% (32 of 64 MiB)"
+			   "\r  zeroing the volume on p1: 100% (64 of 64 MiB)\n");
+	// volume-create reports through it, ending at the whole size.
+	Host h("p1");
+	Agent a = h.agent();
+	std::vector<std::pair<uint64_t, uint64_t>> seen;
+	a.progress = [&](uint64_t d, uint64_t t) { seen.emplace_back(d, t); };
+	json r = agent_execute(a, {{"cmd", "volume-create"}, {"name", "vm1"}, {"vg", "vg0"},
+				   {"bytes", 8 * kMiB}, {"uuid", "00000000000000a1"}});
+	INFO(r.dump());
+	REQUIRE(r.value("ok", false));
+	REQUIRE_FALSE(seen.empty());
+	CHECK(seen.back() == std::pair<uint64_t, uint64_t>(8 * kMiB, 8 * kMiB));
 }
