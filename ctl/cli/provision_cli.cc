@@ -28,17 +28,14 @@ struct Setup {
 	provision::Lvm *lvm = nullptr;
 };
 
-Result<Setup> setup(const ProvisionCli &o)
+// The configuration, this host and the other of the pair; @what: the verb,
+// for the refusal of a configuration that is not a pair.
+Status load_pair(const ProvisionCli &o, const char *what, Setup &s)
 {
-	Setup s;
 	auto cfg = config::load_or_refuse(o.config_path);
 	if (!cfg)
 		return cfg.status();
 	s.cfg = std::move(*cfg);
-	auto text = read_whole_file(o.config_path);
-	if (!text)
-		return text.status();
-	s.text = std::move(*text);
 	auto me = config::this_host(s.cfg, o.host ? std::optional<std::string_view>(*o.host)
 						  : std::nullopt);
 	if (!me)
@@ -48,8 +45,20 @@ Result<Setup> setup(const ProvisionCli &o)
 		if (n != s.self)
 			s.peer = n;
 	if (s.cfg.hosts.size() != 2)
-		return Status::error(str(o.config_path, " has ", s.cfg.hosts.size(),
-					 " hosts; provision works on a pair of hosts"));
+		return Status::error(str(o.config_path, " has ", s.cfg.hosts.size(), " hosts; ",
+					 what, " works on a pair of hosts"));
+	return {};
+}
+
+Result<Setup> setup(const ProvisionCli &o)
+{
+	Setup s;
+	if (Status st = load_pair(o, "provision", s); !st)
+		return st;
+	auto text = read_whole_file(o.config_path);
+	if (!text)
+		return text.status();
+	s.text = std::move(*text);
 	if (o.lvm) {
 		s.lvm = o.lvm;
 	} else {
@@ -175,21 +184,11 @@ Status cmd_peer_exec(const ProvisionCli &o, const std::string &from, std::istrea
 
 Status cmd_leaving(const ProvisionCli &o, Env &env)
 {
-	auto cfg = config::load_or_refuse(o.config_path);
-	if (!cfg)
-		return cfg.status();
-	auto me = config::this_host(*cfg, o.host ? std::optional<std::string_view>(*o.host)
-						 : std::nullopt);
-	if (!me)
-		return me.status();
-	const std::string self = (*me)->name;
-	std::string peer;
-	for (const auto &[n, h] : cfg->hosts)
-		if (n != self)
-			peer = n;
-	if (cfg->hosts.size() != 2)
-		return Status::error(str(o.config_path, " has ", cfg->hosts.size(),
-					 " hosts; leaving tells the other host of a pair"));
+	Setup s;
+	if (Status st = load_pair(o, "leaving", s); !st)
+		return st;
+	const config::Config *cfg = &s.cfg;
+	const std::string &self = s.self, &peer = s.peer;
 
 	// What is still Primary or running here, as this host's dtrbdd sees it.
 	std::string reason = o.reason;

@@ -247,13 +247,14 @@ struct Rig {
 	}
 
 	// The peer as membership reports it.
-	void peer(const std::string &name, bool alive, arbiter::Role role, bool domain_running)
+	void peer(const std::string &name, bool alive, arbiter::Role role, bool domain_running,
+		  uint64_t boot_id = 7)
 	{
 		HostView h;
 		h.alive = alive;
 		h.ever_heard = true;
 		h.last_heard = now();
-		h.boot_id = 7;
+		h.boot_id = boot_id;
 		h.link_heard = {now()};
 		arbiter::Summary s;
 		s.attached = true;
@@ -1084,12 +1085,7 @@ TEST_CASE("daemon core: host-leaving is recorded for cluster, decides nothing, a
 	// Heard from the same boot: still leaving; from another boot: back.
 	rig.peer("p1", true, arbiter::Role::Primary, true);
 	CHECK(p1_of()["leaving"].is_object());
-	HostView h;
-	h.alive = true;
-	h.ever_heard = true;
-	h.last_heard = rig.now();
-	h.boot_id = 8;
-	rig.core->on_host("p1", h);
+	rig.peer("p1", true, arbiter::Role::Primary, true, 8);
 	CHECK(p1_of()["leaving"].is_null());
 	CHECK(std::count(rig.log.begin(), rig.log.end(),
 			 "p1 is back (another boot) after it said it was going down") == 1);

@@ -110,7 +110,8 @@ _rootfs_base() {
 # The lab's own files in the image (part of the image key).
 _rootfs_lab_files() {
 	echo "$LAB_ROOT/guest/agent.sh" "$LAB_ROOT/guest/netsetup.sh" \
-		"$LAB_ROOT/guest/rootfs/lab-guest" "$LAB_ROOT/guest/rootfs/dtrbd-lab.service"
+		"$LAB_ROOT/guest/rootfs/lab-guest" "$LAB_ROOT/guest/rootfs/dtrbd-lab.service" \
+		"$LAB_ROOT/guest/libvirt-qemu.conf"
 }
 
 # _rootfs_customize ROOT: what the lab adds to the tree after dtrbd's
@@ -130,18 +131,9 @@ _rootfs_customize() {
 	systemctl --root="$root" --quiet mask apt-daily.timer apt-daily-upgrade.timer \
 		e2scrub_all.timer fstrim.timer e2scrub_reap.service serial-getty@ttyS0.service \
 		getty@tty1.service 2>/dev/null || true
-	# libvirt as in every lab guest (lab-notes): QEMU as root, no security
-	# driver or dynamic ownership (no AppArmor profiles in the image), the
-	# serial console to a file; no default network (no dnsmasq).
-	cat >>"$root/etc/libvirt/qemu.conf" <<-'CONF'
-		# dtrbd lab (tests/vm/rootfs.sh)
-		user = "root"
-		group = "root"
-		dynamic_ownership = 0
-		remember_owner = 0
-		security_driver = "none"
-		stdio_handler = "file"
-	CONF
+	# libvirt as in every lab guest (guest/libvirt-setup.sh); no default
+	# network (no dnsmasq).
+	cat "$LAB_ROOT/guest/libvirt-qemu.conf" >>"$root/etc/libvirt/qemu.conf"
 	rm -f "$root/etc/libvirt/qemu/networks/autostart/default.xml"
 	# journald: keep the journal across reboots (the scenario reads the last
 	# boot's, e.g. dtrbd-shutdown's words) and forward nothing to the console.

@@ -29,15 +29,7 @@ if ! modprobe kvm_amd 2>/dev/null; then
 fi
 [[ -c /dev/kvm ]] || echo "libvirt-setup: no /dev/kvm: service VMs cannot use type='kvm'"
 
-cat >>/etc/libvirt/qemu.conf <<'CONF'
-# tests/vm/guest/libvirt-setup.sh
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-stdio_handler = "file"
-CONF
+cat "${BASH_SOURCE[0]%/*}/libvirt-qemu.conf" >>/etc/libvirt/qemu.conf
 rm -f /etc/libvirt/qemu/networks/autostart/*.xml
 cat >>/etc/libvirt/libvirtd.conf <<'CONF'
 # tests/vm/guest/libvirt-setup.sh
